@@ -1,0 +1,1 @@
+"""Readers and writers of Earth-observation products (sensor specifics live here)."""

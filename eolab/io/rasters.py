@@ -1,0 +1,229 @@
+"""Raster outputs: tiled, compressed GeoTIFF with no-data, band
+descriptions and units, written atomically.
+
+Every writer in eolab goes through :func:`write_geotiff` (one file) or the
+:func:`atomic_outputs` context manager (several files that must appear
+together), so that an error never leaves a half-written output behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+import xarray as xr
+from rasterio.enums import Resampling
+
+from eolab.errors import CRSError, OutputError
+
+__all__ = ["write_geotiff", "atomic_path", "atomic_outputs", "transform_of"]
+
+
+def transform_of(da: xr.DataArray | xr.Dataset) -> rasterio.Affine:
+    """Affine transform of a regular (y, x) grid from its coordinates."""
+    return da.rio.transform(recalc=True)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; move it there on success.
+
+    On any exception the temporary file is removed and ``path`` is left as it
+    was (absent, or its previous content).
+    """
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, final)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+class _Staging:
+    """Collects files written into a staging folder; see :func:`atomic_outputs`."""
+
+    def __init__(self, staging: Path, final: Path) -> None:
+        self.dir = staging
+        self.final = final
+        self.names: list[str] = []
+
+    def path(self, name: str) -> Path:
+        """Path in the staging folder for an output that will be called ``name``."""
+        target = self.dir / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if name not in self.names:
+            self.names.append(name)
+        return target
+
+
+@contextlib.contextmanager
+def atomic_outputs(outdir: str | os.PathLike[str]) -> Iterator[_Staging]:
+    """Write several outputs into ``outdir`` all-or-nothing.
+
+    Files are written into a hidden staging folder inside ``outdir`` (same file
+    system) and moved into place only when the block ends without error; on an
+    error the staging folder is deleted and ``outdir`` keeps what it had.
+
+    Examples
+    --------
+    >>> with atomic_outputs(tmp) as out:  # doctest: +SKIP
+    ...     write_geotiff(da, out.path("a.tif"))
+    """
+    final = Path(outdir)
+    try:
+        final.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the output folder {final}: {exc}") from exc
+    staging = Path(tempfile.mkdtemp(prefix=".eolab-staging-", dir=final))
+    stage = _Staging(staging, final)
+    try:
+        yield stage
+        for name in stage.names:
+            src = staging / name
+            if src.exists():
+                dst = final / name
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(src, dst)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _gdal_dtype(dtype: np.dtype[Any]) -> str:
+    if dtype == np.bool_:
+        return "uint8"
+    return np.dtype(dtype).name
+
+
+def write_geotiff(
+    data: xr.DataArray | xr.Dataset,
+    path: str | os.PathLike[str],
+    *,
+    nodata: float | int | None = None,
+    descriptions: Sequence[str] | None = None,
+    units: Sequence[str] | str | None = None,
+    dtype: Any = None,
+    overviews: bool = True,
+    compress: str = "DEFLATE",
+    blocksize: int = 256,
+    tags: dict[str, str] | None = None,
+    colormap: dict[int, tuple[int, int, int, int]] | None = None,
+) -> Path:
+    """Write a (band, y, x) or (y, x) raster as a tiled, compressed GeoTIFF.
+
+    Parameters
+    ----------
+    data
+        DataArray with dims ``(y, x)`` or ``(band, y, x)``, or a Dataset whose
+        variables become bands in order. A CRS (rioxarray) is required.
+    path
+        Output file; written atomically.
+    nodata
+        No-data value written to the file. Defaults to NaN for floats and to
+        the DataArray's ``_FillValue``/``nodata`` for integers.
+    descriptions, units
+        Per-band descriptions and units; default from the variables' or
+        bands' ``long_name`` and ``units`` attributes.
+    dtype
+        Output data type (default: the data's).
+    overviews
+        Add internal overviews (average for floats, nearest for integers)
+        so that large rasters preview fast.
+    tags
+        Extra dataset-level metadata tags.
+    colormap
+        Palette for single-band byte rasters.
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    if isinstance(data, xr.Dataset):
+        names = list(data.data_vars)
+        if descriptions is None:
+            descriptions = [str(data[n].attrs.get("long_name", n)) for n in names]
+        if units is None:
+            units = [str(data[n].attrs.get("units", "")) for n in names]
+        da = xr.concat([data[n] for n in names], dim="band")
+        da = da.rio.write_crs(data.rio.crs) if data.rio.crs is not None else da
+    else:
+        da = data
+        if da.ndim == 2:
+            da = da.expand_dims("band")
+        if descriptions is None:
+            descriptions = [str(da.attrs.get("long_name", da.name or ""))] * da.sizes["band"] \
+                if da.sizes["band"] == 1 else [f"band {i + 1}" for i in range(da.sizes["band"])]
+        if units is None:
+            units = str(da.attrs.get("units", ""))
+    crs = da.rio.crs if da.rio.crs is not None else getattr(data, "rio").crs
+    if crs is None:
+        raise CRSError("cannot write a GeoTIFF without a CRS; use .rio.write_crs(...) first")
+    nbands = int(da.sizes["band"])
+    if isinstance(units, str):
+        units = [units] * nbands
+    out_dtype = np.dtype(dtype) if dtype is not None else da.dtype
+    if out_dtype == np.bool_:
+        out_dtype = np.dtype("uint8")
+    if nodata is None:
+        if np.issubdtype(out_dtype, np.floating):
+            nodata = float("nan")
+        else:
+            nodata = da.attrs.get("_FillValue", da.rio.nodata)
+    height, width = int(da.sizes["y"]), int(da.sizes["x"])
+    transform = da.rio.transform(recalc=True)
+    bs = blocksize if min(height, width) >= blocksize else 0
+    profile: dict[str, Any] = {
+        "driver": "GTiff",
+        "height": height,
+        "width": width,
+        "count": nbands,
+        "dtype": _gdal_dtype(out_dtype),
+        "crs": crs,
+        "transform": transform,
+        "compress": compress,
+        "nodata": nodata,
+        "BIGTIFF": "IF_SAFER",
+    }
+    if bs:
+        profile.update(tiled=True, blockxsize=bs, blockysize=bs)
+    if compress.upper() in {"DEFLATE", "LZW", "ZSTD"}:
+        profile["predictor"] = 3 if np.issubdtype(out_dtype, np.floating) else 2
+    with atomic_path(path) as tmp:
+        with rasterio.open(tmp, "w", **profile) as dst:
+            values = np.asarray(da.data if not hasattr(da.data, "compute") else da.data.compute())
+            if np.issubdtype(out_dtype, np.integer) and np.issubdtype(values.dtype, np.floating):
+                fill = 0 if nodata is None else nodata
+                values = np.where(np.isfinite(values), values, fill)
+            dst.write(values.astype(out_dtype, copy=False))
+            for i in range(nbands):
+                if descriptions is not None and i < len(descriptions):
+                    dst.set_band_description(i + 1, descriptions[i])
+                if units is not None and i < len(units) and units[i]:
+                    dst.update_tags(i + 1, units=units[i])
+            if units is not None:
+                dst.units = tuple(list(units[:nbands]) + [""] * (nbands - len(units)))
+            if tags:
+                dst.update_tags(**tags)
+            if colormap is not None and nbands == 1 and out_dtype == np.uint8:
+                dst.write_colormap(1, colormap)
+            if overviews and bs:
+                factors = [f for f in (2, 4, 8, 16, 32) if min(height, width) // f >= 128]
+                if factors:
+                    resampling = Resampling.nearest if np.issubdtype(out_dtype, np.integer) \
+                        else Resampling.average
+                    dst.build_overviews(factors, resampling)
+                    dst.update_tags(ns="rio_overview", resampling=resampling.name)
+    return Path(path)
