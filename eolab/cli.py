@@ -1,0 +1,163 @@
+"""The ``eolab`` command: a thin front end over the public API.
+
+Errors that eolab raises on purpose (:class:`eolab.errors.EolabError`) end
+the command with a one-line message on stderr and exit code 1; usage errors
+exit with 2 (argparse). Every command that writes into a folder accepts both
+``-outdir`` (the tutorial's spelling) and ``--outdir``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+from collections.abc import Sequence
+
+from eolab import __version__
+from eolab.errors import EolabError
+
+__all__ = ["main", "build_parser"]
+
+
+def _add_outdir(parser: argparse.ArgumentParser, *, default: str | None = None,
+                required: bool = False) -> None:
+    parser.add_argument("-outdir", "--outdir", dest="outdir", default=default, required=required,
+                        metavar="DIR", help="output folder (created if needed)")
+
+
+def _cmd_tutorial(args: argparse.Namespace) -> int:
+    from eolab.tutorial import run_tutorial
+
+    run_tutorial(args.outdir, samples=args.samples)
+    return 0
+
+
+def _cmd_samples_build(args: argparse.Namespace) -> int:
+    from eolab.samples import DEFAULT_SEED, build_samples
+
+    seed = DEFAULT_SEED if args.seed is None else args.seed
+    paths = build_samples(args.dest, seed=seed, progress=not args.quiet)
+    for path in paths:
+        print(f"wrote {path}")
+    return 0
+
+
+def _cmd_samples_verify(args: argparse.Namespace) -> int:
+    from eolab.samples import verify_samples
+
+    problems = verify_samples(args.dest)
+    if problems:
+        for line in problems:
+            print(line, file=sys.stderr)
+        print(f"eolab: error: {len(problems)} sample file(s) differ from the registry",
+              file=sys.stderr)
+        return 1
+    print("samples match the registry")
+    return 0
+
+
+def _cmd_fetch(args: argparse.Namespace) -> int:
+    from eolab.io.fetch import TUTORIAL_PRODUCTS, fetch
+
+    names = list(args.names)
+    if args.tutorial:
+        names += [n for n in TUTORIAL_PRODUCTS if n not in names]
+    if not names:
+        raise EolabError("give product names, or --tutorial for the tutorial's four products")
+    paths = fetch(names, outdir=args.outdir, username=args.user, progress=not args.quiet)
+    for path in paths:
+        print(f"wrote {path}")
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from eolab.io.sentinel2 import read_metadata
+
+    meta = read_metadata(args.product)
+    print(f"product:             {meta.name}")
+    print(f"type:                {meta.product_type} (baseline {meta.processing_baseline})")
+    print(f"spacecraft:          {meta.spacecraft}, relative orbit {meta.relative_orbit}")
+    print(f"sensing start:       {meta.datetime}")
+    print(f"tile:                T{meta.tile_id}")
+    print(f"quantification:      {meta.quantification_value:g}")
+    offsets = sorted(set(meta.boa_add_offsets.values()))
+    print(f"BOA add offset(s):   {', '.join(f'{o:g}' for o in offsets)}")
+    if meta.cloud_cover is not None:
+        print(f"cloud cover:         {meta.cloud_cover:g} %")
+    bands = sorted(meta.files, key=lambda br: (br[1], br[0]))
+    print("images:              " + ", ".join(f"{b}@{r}m" for b, r in bands))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``eolab`` command."""
+    parser = argparse.ArgumentParser(
+        prog="eolab",
+        description="AI on Earth observation, hands-on: the AI4Copernicus tutorial offline.",
+    )
+    parser.add_argument("--version", action="version", version=f"eolab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("tutorial", help="run every available tutorial step on the samples")
+    _add_outdir(p, required=True)
+    p.add_argument("--samples", metavar="DIR", default=None,
+                   help="sample folder (default: $EOLAB_DATA_DIR or ./data_samples)")
+    p.set_defaults(func=_cmd_tutorial)
+
+    p = sub.add_parser("samples", help="build or verify the simulated sample data")
+    ssub = p.add_subparsers(dest="samples_command", metavar="ACTION")
+    b = ssub.add_parser("build", help="generate the samples deterministically")
+    b.add_argument("--dest", metavar="DIR", default=None,
+                   help="target folder (default: $EOLAB_DATA_DIR or ./data_samples)")
+    b.add_argument("--seed", type=int, default=None,
+                   help="draw another landscape and flood with the same statistics")
+    b.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    b.set_defaults(func=_cmd_samples_build)
+    v = ssub.add_parser("verify", help="compare the samples with the checksum registry")
+    v.add_argument("--dest", metavar="DIR", default=None)
+    v.set_defaults(func=_cmd_samples_verify)
+    p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
+
+    p = sub.add_parser("fetch", help="download real products from the Copernicus Data Space")
+    p.add_argument("names", nargs="*", metavar="NAME", help="product names (with or without .SAFE)")
+    p.add_argument("--tutorial", action="store_true", help="the tutorial's four products")
+    p.add_argument("--user", default=None,
+                   help="CDSE user name (default: $CDSE_USERNAME or ~/.netrc); the password "
+                        "comes from $CDSE_PASSWORD or ~/.netrc")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    _add_outdir(p, default=".")
+    p.set_defaults(func=_cmd_fetch)
+
+    p = sub.add_parser("info", help="show the metadata of a Sentinel-2 L2A product")
+    p.add_argument("product", help="SAFE zip or folder")
+    p.set_defaults(func=_cmd_info)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``eolab`` command; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("default", UserWarning)
+        warnings.formatwarning = lambda msg, cat, *a, **k: f"eolab: warning: {msg}\n"
+        try:
+            return int(args.func(args) or 0)
+        except EolabError as exc:
+            print(f"eolab: error: {exc}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("eolab: interrupted", file=sys.stderr)
+            return 130
+        except BrokenPipeError:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+

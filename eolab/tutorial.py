@@ -1,0 +1,156 @@
+"""The tutorial as a sequence of steps run on the bundled samples.
+
+``eolab tutorial --outdir DIR`` runs every step that exists so far, in
+order, and says which steps are not available yet. Each step is a thin
+function over the public API that writes its outputs into ``DIR`` (through
+:func:`eolab.io.rasters.atomic_outputs`, so a failing step leaves nothing
+half-written) and returns the paths it wrote.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from eolab.aoi import TUTORIAL_AOI_WKT
+from eolab.errors import SampleDataError
+
+__all__ = ["Step", "STEPS", "run_tutorial", "flood_products"]
+
+#: Names of the two Sentinel-2 L2A products of exercise 1 (as the real ones).
+S2_BEFORE = "S2A_MSIL2A_20210315T000241_N0214_R030_T56HKH_20210315T020346"
+S2_AFTER = "S2A_MSIL2A_20210325T000241_N0214_R030_T56HKH_20210325T022649"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One tutorial step: ``run(samples_dir, outdir) -> written paths`` or ``None`` if not yet built."""
+
+    name: str
+    title: str
+    run: Callable[[Path, Path], list[Path]] | None
+    issue: str = ""
+
+
+def flood_products(samples: Path) -> tuple[Path, Path]:
+    """Paths of the before/after Sentinel-2 products among the samples."""
+    before, after = samples / f"{S2_BEFORE}.zip", samples / f"{S2_AFTER}.zip"
+    missing = [p.name for p in (before, after) if not p.exists()]
+    if missing:
+        raise SampleDataError(
+            f"sample products missing in {samples}: {', '.join(missing)}; run `eolab samples build`"
+        )
+    return before, after
+
+
+def _date_tag(iso: str) -> str:
+    return iso[:10].replace("-", "")
+
+
+def _step_read_s2(samples: Path, outdir: Path) -> list[Path]:
+    from eolab.io.rasters import atomic_outputs, write_geotiff
+    from eolab.io.sentinel2 import open_l2a
+
+    written: list[Path] = []
+    with atomic_outputs(outdir) as out:
+        for product in flood_products(samples):
+            ds = open_l2a(product, bands=["B3", "B4", "B8", "SCL"], resolution=20,
+                          aoi=TUTORIAL_AOI_WKT)
+            tag = _date_tag(ds.attrs["datetime"])
+            refl = ds[["B03", "B04", "B08"]]
+            name = f"S2_L2A_{tag}_B3B4B8_20.tif"
+            write_geotiff(refl, out.path(name),
+                          tags={"datetime": ds.attrs["datetime"],
+                                "product": ds.attrs["product_name"]})
+            scl_name = f"S2_SCL_{tag}_20.tif"
+            write_geotiff(ds["SCL"], out.path(scl_name), dtype=np.uint8, nodata=0,
+                          descriptions=["scene classification (SCL)"])
+            written += [outdir / name, outdir / scl_name]
+    return written
+
+
+def _step_map(samples: Path, outdir: Path) -> list[Path]:
+    from eolab import maps
+    from eolab.io.rasters import atomic_outputs
+    from eolab.io.sentinel2 import open_l2a
+
+    import geopandas as gpd
+
+    m = maps.new_map(aoi=TUTORIAL_AOI_WKT)
+    for product in flood_products(samples):
+        ds = open_l2a(product, bands=["B4", "B3", "B2"], resolution=60, aoi=TUTORIAL_AOI_WKT)
+        rgb = ds.to_dataarray(dim="band")
+        maps.add_raster(m, rgb.rio.write_crs(ds.rio.crs), name=f"S2 true colour {ds.attrs['datetime'][:10]}",
+                        rgb=True)
+    truth = samples / "flood_truth.gpkg"
+    if truth.exists():
+        maps.add_vector(m, gpd.read_file(truth), name="flood (simulated truth)", color="#d7301f")
+    units = samples / "admin_units.gpkg"
+    if units.exists():
+        maps.add_vector(m, gpd.read_file(units), name="administrative units (simulated)",
+                        color="#444444", style={"fillOpacity": 0.0, "weight": 1.5},
+                        tooltip="name")
+    maps.add_aoi(m, TUTORIAL_AOI_WKT)
+    maps.add_layer_control(m)
+    with atomic_outputs(outdir) as out:
+        maps.save_map(m, out.path("tutorial_map.html"))
+    return [outdir / "tutorial_map.html"]
+
+
+STEPS: list[Step] = [
+    Step("s2-read", "Sentinel-2 L2A of both dates, B3/B4/B8 and SCL at 20 m, clipped to the AOI",
+         _step_read_s2),
+    Step("map", "AOI, true-colour previews, flood truth and admin units on an offline map",
+         _step_map),
+    Step("S1-CD", "Sentinel-1 sigma0, coherence, ACD and MTC composites", None, "issue #4"),
+    Step("S2-CD", "Sentinel-2 change vector analysis and change classes", None, "issue #3"),
+    Step("flood-mask", "flood polygons with floodLevel (Shapefile, GeoPackage)", None, "issue #3"),
+    Step("linked-data", "GeoSPARQL RDF, store, the tutorial's queries and maps", None, "issue #5"),
+    Step("crop-mapping", "exercise 2: cloud masks, monthly composites, LSTM crop map", None,
+         "issue #6"),
+]
+
+
+def run_tutorial(
+    outdir: str | Path,
+    *,
+    samples: str | Path | None = None,
+    echo: Callable[[str], None] = print,
+) -> list[Path]:
+    """Run every available tutorial step on the samples, writing into ``outdir``.
+
+    Parameters
+    ----------
+    outdir
+        Output folder (created if needed).
+    samples
+        Sample folder (default :func:`eolab.samples.paths.data_dir`); built
+        with :func:`eolab.samples.ensure_samples` when missing.
+    echo
+        Where progress lines go (default ``print``).
+
+    Returns
+    -------
+    list of Path
+        Every file written.
+    """
+    from eolab.samples import ensure_samples
+
+    outdir = Path(outdir)
+    samples_dir = ensure_samples(samples)
+    echo(f"samples: {samples_dir}")
+    written: list[Path] = []
+    for step in STEPS:
+        if step.run is None:
+            echo(f"[not available yet] {step.name}: {step.title} ({step.issue})")
+            continue
+        echo(f"[run] {step.name}: {step.title}")
+        paths = step.run(samples_dir, outdir)
+        for path in paths:
+            echo(f"  wrote {path}")
+        written += paths
+    echo(f"{len(written)} files written to {outdir}")
+    return written
