@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import rasterio
+import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 from rasterio.enums import Resampling
 

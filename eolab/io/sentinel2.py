@@ -151,7 +151,7 @@ class L2AProduct:
         """GDAL path of a file of the product (``/vsizip/`` for zips)."""
         if self.is_zip:
             return f"/vsizip/{self.path.resolve()}/{member}"
-        return str(self.path / member)
+        return str(self.path.parent / member)  # members start with the .SAFE folder
 
 
 def _local(tag: str) -> str:
@@ -390,6 +390,13 @@ def _window(grid: _Grid, geom: shapely.Geometry | None, product_name: str) -> tu
     return slice(crow0, crow1), slice(ccol0, ccol1)
 
 
+def _nanmean(values: np.ndarray, axis: Any = None) -> np.ndarray:
+    """Mean of the valid pixels; NaN (silently) where a block has none."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(values, axis=axis)
+
+
 def _read_band(
     product: L2AProduct,
     band: str,
@@ -433,7 +440,7 @@ def _read_band(
             values = values[f // 2 :: f, f // 2 :: f]
         else:
             blocks = values.rechunk((_CHUNK - _CHUNK % f, _CHUNK - _CHUNK % f))
-            values = darr.coarsen(np.nanmean, blocks, {0: f, 1: f}, trim_excess=True)
+            values = darr.coarsen(_nanmean, blocks, {0: f, 1: f}, trim_excess=True)
             values = values.astype(np.float32)
     elif src_res > resolution:
         f = src_res // resolution

@@ -1,0 +1,51 @@
+import numpy as np
+import pytest
+import rasterio
+import xarray as xr
+
+from eolab.errors import CRSError
+from eolab.io.rasters import atomic_outputs, write_geotiff
+
+
+def _grid(values, crs="EPSG:32756"):
+    ny, nx = values.shape[-2:]
+    da = xr.DataArray(values, dims=("y", "x") if values.ndim == 2 else ("band", "y", "x"),
+                      coords={"y": 6280000 - 20 * (np.arange(ny) + 0.5),
+                              "x": 290000 + 20 * (np.arange(nx) + 0.5)})
+    return da.rio.write_crs(crs) if crs else da
+
+
+def test_write_geotiff__float_dataset_with_descriptions_units_nodata(tmp_path):
+    a = np.arange(300 * 300, dtype="float32").reshape(300, 300) / 1000
+    a[0, 0] = np.nan
+    ds = xr.Dataset({"magnitude": _grid(a).assign_attrs(long_name="CVA magnitude", units="%"),
+                     "direction": _grid(a * 2).assign_attrs(long_name="CVA direction", units="degree")})
+    ds = ds.rio.write_crs("EPSG:32756")
+    path = write_geotiff(ds, tmp_path / "out.tif")
+    with rasterio.open(path) as src:
+        assert src.count == 2 and src.crs.to_epsg() == 32756
+        assert src.descriptions == ("CVA magnitude", "CVA direction")
+        assert src.units == ("%", "degree")
+        assert np.isnan(src.nodata) and src.profile["tiled"]
+        assert src.transform.a == 20 and src.transform.c == 290000 and src.transform.f == 6280000
+        got = src.read(1)
+        assert np.isnan(got[0, 0]) and got[10, 10] == pytest.approx(a[10, 10])
+        assert src.overviews(1)  # preview pyramid
+
+
+def test_write_geotiff__requires_crs(tmp_path):
+    with pytest.raises(CRSError):
+        write_geotiff(_grid(np.zeros((4, 4), "float32"), crs=None), tmp_path / "x.tif")
+    assert not list(tmp_path.iterdir())
+
+
+def test_atomic_outputs__nothing_left_after_error(tmp_path):
+    da = _grid(np.ones((8, 8), "uint8"))
+    with pytest.raises(RuntimeError):
+        with atomic_outputs(tmp_path) as out:
+            write_geotiff(da, out.path("a.tif"), nodata=0)
+            raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+    with atomic_outputs(tmp_path) as out:
+        write_geotiff(da, out.path("a.tif"), nodata=0)
+    assert [p.name for p in tmp_path.iterdir()] == ["a.tif"]
