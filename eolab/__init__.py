@@ -17,6 +17,7 @@ from eolab.errors import (
     CRSError,
     EolabError,
     FetchError,
+    LayerError,
     OutputError,
     ProductError,
     ProductTypeError,
@@ -42,4 +43,5 @@ __all__ = [
     "AuthenticationError",
     "ChecksumError",
     "OutputError",
+    "LayerError",
 ]

@@ -22,6 +22,7 @@ __all__ = [
     "AuthenticationError",
     "ChecksumError",
     "OutputError",
+    "LayerError",
 ]
 
 
@@ -78,3 +79,7 @@ class ChecksumError(FetchError):
 
 class OutputError(EolabError):
     """An output cannot be written (existing file, unwritable folder...)."""
+
+
+class LayerError(EolabError, ValueError):
+    """A map layer cannot be drawn (empty, unknown column, unsuitable shape)."""

@@ -41,7 +41,7 @@ from branca.element import CssLink, Element, Figure, JavascriptLink, MacroElemen
 from folium.template import Template
 
 from eolab.aoi import AOILike, aoi_to_crs
-from eolab.errors import BandError, CRSError, EolabError
+from eolab.errors import BandError, CRSError, EolabError, LayerError
 
 __all__ = [
     "LayerError",
@@ -66,10 +66,6 @@ _PROBE_ADDRESS = ("cdn.jsdelivr.net", 443)
 _PROBE_TIMEOUT_S = 1.5
 _MERCATOR_MAX_LAT = 85.0511287798066
 _NODATA_COLOR = "#9e9e9e"
-
-
-class LayerError(EolabError, ValueError):
-    """A map layer cannot be drawn (empty, unknown column, unsuitable shape)."""
 
 
 # --------------------------------------------------------------------------- online/offline
