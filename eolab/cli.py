@@ -65,7 +65,13 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
         names += [n for n in TUTORIAL_PRODUCTS if n not in names]
     if not names:
         raise EolabError("give product names, or --tutorial for the tutorial's four products")
-    paths = fetch(names, outdir=args.outdir, username=args.user, progress=not args.quiet)
+    password = None
+    if args.user and not os.environ.get("CDSE_PASSWORD") and sys.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass(f"CDSE password for {args.user}: ")
+    paths = fetch(names, outdir=args.outdir, username=args.user, password=password,
+                  progress=not args.quiet)
     for path in paths:
         print(f"wrote {path}")
     return 0
