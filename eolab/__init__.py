@@ -6,6 +6,8 @@ A thin library of xarray/geopandas functions behind the notebooks and the
 
 from __future__ import annotations
 
+from typing import Any
+
 from eolab._version import __version__
 from eolab.aoi import TUTORIAL_AOI_WKT, aoi_to_crs, parse_aoi
 from eolab.errors import (
@@ -25,8 +27,36 @@ from eolab.errors import (
     SampleDataError,
 )
 
+# Heavier parts load on first use, so `import eolab` stays fast.
+_LAZY = {
+    "open_l2a": "eolab.io.sentinel2",
+    "cloud_mask": "eolab.io.sentinel2",
+    "mask_clouds": "eolab.io.sentinel2",
+    "read_admin_units": "eolab.io.boundaries",
+    "write_geotiff": "eolab.io.rasters",
+    "fetch": "eolab.io.fetch",
+    "build_samples": "eolab.samples",
+    "ensure_samples": "eolab.samples",
+    "rgb_composite": "eolab.composites",
+    "run_tutorial": "eolab.tutorial",
+}
+_SUBMODULES = ("maps", "samples", "io", "composites", "plotting", "tutorial", "aoi", "errors")
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _SUBMODULES:
+        return importlib.import_module(f"eolab.{name}")
+    raise AttributeError(f"module 'eolab' has no attribute {name!r}")
+
+
 __all__ = [
     "__version__",
+    *_LAZY,
+    *_SUBMODULES,
     "TUTORIAL_AOI_WKT",
     "parse_aoi",
     "aoi_to_crs",
