@@ -14,7 +14,7 @@ import requests
 from cdse_standin import TOKEN_PATH, CDSEStandin, Product
 
 from eolab.errors import AuthenticationError, ChecksumError, FetchError
-from eolab.io import fetch as fetch_mod
+from eolab.io import _cdse_download, _cdse_http
 from eolab.io.fetch import (
     TUTORIAL_PRODUCTS,
     ProductInfo,
@@ -222,7 +222,7 @@ def test_fetch__complete_part_is_verified_and_renamed(cdse: CDSEStandin, tmp_pat
 def test_content_range_parsing(header: str, expected: tuple) -> None:
     response = requests.Response()
     response.headers["Content-Range"] = header
-    assert fetch_mod._content_range_start(response) == expected
+    assert _cdse_download._content_range_start(response) == expected
 
 
 def test_fetch__retries_transient_errors(cdse: CDSEStandin, tmp_path: Path) -> None:
@@ -269,7 +269,7 @@ def test_fetch__bad_checksum_leaves_no_file(cdse: CDSEStandin, tmp_path: Path) -
 def test_fetch__blake3_only_without_blake3_checks_size(
     cdse: CDSEStandin, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(fetch_mod, "_blake3_factory", lambda: None)
+    monkeypatch.setattr(_cdse_download, "_blake3_factory", lambda: None)
     with pytest.warns(UserWarning, match="not verified.*BLAKE3.*pip install blake3"):
         (path,) = fetch(BLAKE3_ONLY, outdir=tmp_path, **FAST)
     assert path.read_bytes() == cdse.products[BLAKE3_ONLY].payload
@@ -278,7 +278,7 @@ def test_fetch__blake3_only_without_blake3_checks_size(
 def test_fetch__md5_and_blake3_published(
     cdse: CDSEStandin, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(fetch_mod, "_blake3_factory", lambda: None)
+    monkeypatch.setattr(_cdse_download, "_blake3_factory", lambda: None)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # MD5 verifies: no "not verified" warning
         (path,) = fetch(GOOD, outdir=tmp_path, **FAST)
@@ -373,14 +373,14 @@ def test_token_manager__falls_back_to_password_when_refresh_refused(cdse: CDSESt
 
 
 def test_bearer_only_for_trusted_hosts() -> None:
-    trusted = fetch_mod._trusted_hosts("http://127.0.0.1:8000/odata/v1")
-    assert fetch_mod._sends_token("http://127.0.0.1:9000/x", trusted)
-    assert fetch_mod._sends_token("https://zipper.dataspace.copernicus.eu/odata/v1/x", trusted)
-    assert fetch_mod._sends_token("https://download.dataspace.copernicus.eu/x", trusted)
-    assert not fetch_mod._sends_token("https://s3.example.com/bucket/x?X-Amz-Signature=1", trusted)
-    assert not fetch_mod._sends_token("https://evil-dataspace.copernicus.eu.example/x", trusted)
+    trusted = _cdse_http._trusted_hosts("http://127.0.0.1:8000/odata/v1")
+    assert _cdse_http._sends_token("http://127.0.0.1:9000/x", trusted)
+    assert _cdse_http._sends_token("https://zipper.dataspace.copernicus.eu/odata/v1/x", trusted)
+    assert _cdse_http._sends_token("https://download.dataspace.copernicus.eu/x", trusted)
+    assert not _cdse_http._sends_token("https://s3.example.com/bucket/x?X-Amz-Signature=1", trusted)
+    assert not _cdse_http._sends_token("https://evil-dataspace.copernicus.eu.example/x", trusted)
 
 
 def test_bearer_does_not_fall_back_to_netrc_basic_auth() -> None:
     request = requests.Request("GET", "https://s3.example.com/x").prepare()
-    assert "Authorization" not in fetch_mod._Bearer(None)(request).headers
+    assert "Authorization" not in _cdse_http._Bearer(None)(request).headers

@@ -27,7 +27,7 @@ from matplotlib.colors import ListedColormap
 from pyproj import Transformer
 from rasterio.warp import transform_bounds
 
-from eolab import maps
+from eolab import _leaflet_offline, _map_style, maps
 from eolab.aoi import TUTORIAL_AOI_WKT, aoi_to_crs
 from eolab.errors import BandError, CRSError, EolabError
 
@@ -97,7 +97,7 @@ def test_resolve_offline__explicit_wins(monkeypatch: pytest.MonkeyPatch) -> None
                                                  ("0", False), ("false", False), ("off", False),
                                                  ("maybe", True)])
 def test_resolve_offline__env(monkeypatch: pytest.MonkeyPatch, value: str, expected: bool) -> None:
-    monkeypatch.setattr(maps, "_network_reachable", _must_not_probe)
+    monkeypatch.setattr(_leaflet_offline, "_network_reachable", _must_not_probe)
     monkeypatch.setenv(maps.OFFLINE_ENV_VAR, value)
     assert maps.resolve_offline() is expected
 
@@ -111,7 +111,7 @@ def test_resolve_offline__probe_refused_means_offline(monkeypatch: pytest.Monkey
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     monkeypatch.delenv(maps.OFFLINE_ENV_VAR, raising=False)
-    monkeypatch.setattr(maps, "_PROBE_ADDRESS", ("127.0.0.1", port))
+    monkeypatch.setattr(_leaflet_offline, "_PROBE_ADDRESS", ("127.0.0.1", port))
     assert maps.resolve_offline() is True
 
 
@@ -119,7 +119,8 @@ def test_network_reachable__listening_port() -> None:
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
         server.listen()
-        assert maps._network_reachable("127.0.0.1", server.getsockname()[1], 2.0) is True
+        port = server.getsockname()[1]
+        assert _leaflet_offline._network_reachable("127.0.0.1", port, 2.0) is True
 
 
 def test_network_reachable__never_hangs(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -127,9 +128,9 @@ def test_network_reachable__never_hangs(monkeypatch: pytest.MonkeyPatch) -> None
         time.sleep(3)  # a DNS lookup that never answers
         raise OSError("too late")
 
-    monkeypatch.setattr(maps.socket, "create_connection", slow_connect)
+    monkeypatch.setattr(_leaflet_offline.socket, "create_connection", slow_connect)
     start = time.monotonic()
-    assert maps._network_reachable("slow.invalid", 443, 0.2) is False
+    assert _leaflet_offline._network_reachable("slow.invalid", 443, 0.2) is False
     assert time.monotonic() - start < 1.5
 
 
@@ -217,8 +218,8 @@ def test_add_vector__column_colours_and_legend() -> None:
     layer = maps.add_vector(m, gdf, name="Flood", column="floodLevel", tooltip="floodLevel")
     colours = [f["properties"]["_eolab_color"] for f in layer.data["features"]]
     assert colours[1] == colours[3] and len({colours[0], colours[1], colours[2]}) == 3
-    assert colours[4] == maps._NODATA_COLOR
-    legends = [c for c in m._children.values() if isinstance(c, maps._Legend)]
+    assert colours[4] == _map_style._NODATA_COLOR
+    legends = [c for c in m._children.values() if isinstance(c, _map_style._Legend)]
     assert len(legends) == 1
     for label in ("4", "5", "6", "no data"):
         assert f"{label}</div>" in legends[0].body
@@ -232,7 +233,7 @@ def test_add_vector__continuous_column_has_ticks() -> None:
     m = maps.new_map(offline=True)
     layer = maps.add_vector(m, gdf, name="v", column="v", cmap="viridis")
     assert len({f["properties"]["_eolab_color"] for f in layer.data["features"]}) > 12
-    legend = next(c for c in m._children.values() if isinstance(c, maps._Legend))
+    legend = next(c for c in m._children.values() if isinstance(c, _map_style._Legend))
     assert "29</div>" in legend.body and "0</div>" in legend.body
 
 
