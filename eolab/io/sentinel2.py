@@ -63,10 +63,11 @@ __all__ = [
     "mask_clouds",
 ]
 
-#: L2A bands: name -> (band_id in MTD_MSIL2A.xml, native resolution m, central wavelength nm).
+#: L2A bands: name -> (band_id in MTD_MSIL2A.xml, native resolution m, central wavelength nm
+#: of Sentinel-2A, spectral response version 3.0).
 L2A_BANDS: dict[str, tuple[int, int, float]] = {
     "B01": (0, 60, 442.7),
-    "B02": (1, 10, 492.4),
+    "B02": (1, 10, 492.7),
     "B03": (2, 10, 559.8),
     "B04": (3, 10, 664.6),
     "B05": (4, 20, 704.1),

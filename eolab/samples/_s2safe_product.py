@@ -13,22 +13,8 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-#: The twelve bands of an L2A product: name -> (band_id in the metadata,
-#: native resolution in metres, central wavelength in nm, Sentinel-2A).
-L2A_BANDS: dict[str, tuple[int, int, float]] = {
-    "B01": (0, 60, 442.7),
-    "B02": (1, 10, 492.7),
-    "B03": (2, 10, 559.8),
-    "B04": (3, 10, 664.6),
-    "B05": (4, 20, 704.1),
-    "B06": (5, 20, 740.5),
-    "B07": (6, 20, 782.8),
-    "B08": (7, 10, 832.8),
-    "B8A": (8, 20, 864.7),
-    "B09": (9, 60, 945.1),
-    "B11": (11, 20, 1613.7),
-    "B12": (12, 20, 2202.4),
-}
+# The band table is the reader's (the product specification lives in eolab.io).
+from eolab.io.sentinel2 import L2A_BANDS  # noqa: E402
 
 #: ``band_id`` of every MSI band as used in MTD_MSIL2A.xml (B10, cirrus, is
 #: not delivered in L2A but keeps its id 10).
