@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-# The band table is the reader's (the product specification lives in eolab.io).
-from eolab.io.sentinel2 import L2A_BANDS  # noqa: E402
+# The band table is the reader's: the product specification lives in eolab.io.
+from eolab.io.sentinel2 import L2A_BANDS
 
 #: ``band_id`` of every MSI band as used in MTD_MSIL2A.xml (B10, cirrus, is
 #: not delivered in L2A but keeps its id 10).
