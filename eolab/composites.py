@@ -61,6 +61,7 @@ def rgb_composite(
     *,
     percentiles: tuple[float, float] = (2.5, 97.5),
     common_stretch: bool = False,
+    stretch_where: xr.DataArray | None = None,
 ) -> xr.DataArray:
     """Byte RGB composite (``band`` = R, G, B) of three variables of ``ds``.
 
@@ -75,6 +76,10 @@ def rgb_composite(
         Stretch percentiles per channel.
     common_stretch
         One stretch for all three channels (keeps their ratios) instead of one each.
+    stretch_where
+        Boolean mask of the pixels the percentiles are taken from (e.g.
+        ``~cloud_mask(ds)``, so bright clouds do not darken the rest); all
+        pixels are still scaled.
 
     Returns
     -------
@@ -88,12 +93,13 @@ def rgb_composite(
         raise BandError(f"bands {missing} are not in the Dataset (it has {list(ds.data_vars)})")
     chans = [ds[b] for b in bands]
     valid = chans[0].notnull() & chans[1].notnull() & chans[2].notnull()
+    basis = chans if stretch_where is None else [c.where(stretch_where) for c in chans]
     if common_stretch:
-        lo, hi = stretch_limits(*chans, percentiles=percentiles)
+        lo, hi = stretch_limits(*basis, percentiles=percentiles)
         scaled = [to_bytes(c, lo=lo, hi=hi) for c in chans]
     else:
-        scaled = [to_bytes(c, lo=lo, hi=hi) for c in chans
-                  for lo, hi in [stretch_limits(c, percentiles=percentiles)]]
+        scaled = [to_bytes(c, lo=lo, hi=hi) for c, b in zip(chans, basis)
+                  for lo, hi in [stretch_limits(b, percentiles=percentiles)]]
     rgb = xr.concat([s.where(valid, 0) for s in scaled], dim="band").astype("uint8")
     rgb = rgb.assign_coords(band=["R", "G", "B"])
     rgb.attrs = {"long_name": f"RGB composite {'/'.join(bands)}", "units": "1", "_FillValue": 0}

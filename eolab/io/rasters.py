@@ -32,6 +32,13 @@ def transform_of(da: xr.DataArray | xr.Dataset) -> rasterio.Affine:
     return da.rio.transform(recalc=True)
 
 
+def _default_file_mode() -> int:
+    """Mode of a new file under the current umask (temp files start at 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; move it there on success.
@@ -46,6 +53,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, _default_file_mode())
         os.replace(tmp, final)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -95,6 +103,8 @@ def atomic_outputs(outdir: str | os.PathLike[str]) -> Iterator[_Staging]:
         for name in stage.names:
             src = staging / name
             if src.exists():
+                if src.is_file():
+                    os.chmod(src, _default_file_mode())
                 dst = final / name
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(src, dst)
