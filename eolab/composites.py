@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
 from eolab.errors import BandError
@@ -50,7 +51,7 @@ def to_bytes(da: xr.DataArray, *, lo: float, hi: float) -> xr.DataArray:
     out = xr.where(da.notnull(), np.round(scaled), 0).astype("uint8")
     out.attrs = {"long_name": f"{da.attrs.get('long_name', da.name or 'value')} (stretched)",
                  "units": "1", "stretch_min": lo, "stretch_max": hi, "_FillValue": 0}
-    if hasattr(da, "rio") and da.rio.crs is not None:
+    if da.rio.crs is not None:
         out = out.rio.write_crs(da.rio.crs)
     return out.rename(da.name)
 
