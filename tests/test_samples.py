@@ -30,6 +30,7 @@ from eolab.samples import (
     LANDCOVER_CLASSES,
     NOISE_SIGMA,
     PRODUCTS,
+    _flood_world,
     build_samples,
     checksums,
     ensure_samples,
@@ -282,8 +283,8 @@ def test_registry_file__describes_the_default_build():
 
 @pytest.mark.slow
 def test_world__deterministic():
-    fresh = model._World(DEFAULT_SEED)  # bypass the cache
-    cached = model._world(DEFAULT_SEED)
+    fresh = _flood_world._World(DEFAULT_SEED)  # bypass the cache
+    cached = _flood_world._world(DEFAULT_SEED)
     assert fresh.flood_height == cached.flood_height
     np.testing.assert_array_equal(fresh.dem20, cached.dem20)
     np.testing.assert_array_equal(fresh.flood20, cached.flood20)

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from eolab.errors import OutputError, SampleDataError
+from eolab.samples._flood_fields import _release_memory
 from eolab.samples.flood import (
     BANDS,
     CLOUD_CLASSES,
@@ -37,7 +38,6 @@ from eolab.samples.flood import (
     GENERATOR_VERSION,
     LANDCOVER_CLASSES,
     SENSING_TIMES,
-    _release_memory,
     _Renderer,
 )
 from eolab.samples.paths import data_dir
