@@ -219,3 +219,38 @@ def test_open_l2a__safe_folder(products, tmp_path):
 def test_errors_are_eolab_errors():
     for cls in (AOIError, BandError, CorruptProductError, ProductTypeError, ResolutionError):
         assert issubclass(cls, EolabError)
+
+
+# ------------------------------------------------------------ against the scene generator's truth
+SMALL = (290040.0, 6270040.0, 293040.0, 6273040.0)  # 3 km of the default scene's floodplain
+
+
+@pytest.fixture(scope="module")
+def scene_build(tmp_path_factory):
+    from eolab.samples import build_samples, simulate_flood_scene
+
+    dest = tmp_path_factory.mktemp("scene")
+    build_samples(dest, window=SMALL, progress=False)
+    return dest, simulate_flood_scene(window=SMALL)
+
+
+@pytest.mark.parametrize("baseline", ["02.14", "04.00"])
+def test_open_l2a__sample_products_match_the_generator_truth(scene_build, baseline):
+    import geopandas as gpd
+
+    from eolab.samples import PRODUCTS
+
+    dest, scene = scene_build
+    name = next(n for n, (date, b) in PRODUCTS.items() if date == "20210325" and b == baseline)
+    aoi = gpd.GeoSeries([shapely.box(*SMALL)], crs=32756)
+    ds10 = open_l2a(dest / f"{name}.zip", bands=["B3", "B8"], resolution=10, aoi=aoi)
+    for band in ("B03", "B08"):
+        # what was encoded (noisy, quantised) comes back exactly ...
+        np.testing.assert_allclose(ds10[band].values, scene.noisy["20210325"][band], atol=1e-6)
+        # ... and sits on the noise-free reflectance within the simulated sensor noise
+        resid = ds10[band].values - scene.reflectance["20210325"][band]
+        assert abs(float(np.nanmean(resid))) < 1e-3 and 0.004 < float(np.nanstd(resid)) < 0.008
+    ds20 = open_l2a(dest / f"{name}.zip", bands=["B8", "B11"], resolution=20, aoi=aoi)
+    want = scene.noisy["20210325"]["B08"].reshape(ds20.sizes["y"], 2, ds20.sizes["x"], 2).mean(axis=(1, 3))
+    np.testing.assert_allclose(ds20.B08.values, want, atol=1e-6)
+    np.testing.assert_allclose(ds20.B11.values, scene.noisy["20210325"]["B11"], atol=1e-6)
