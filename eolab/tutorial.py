@@ -73,18 +73,20 @@ def _step_read_s2(samples: Path, outdir: Path) -> list[Path]:
 
 
 def _step_map(samples: Path, outdir: Path) -> list[Path]:
-    from eolab import maps
-    from eolab.io.rasters import atomic_outputs
-    from eolab.io.sentinel2 import open_l2a
-
     import geopandas as gpd
+
+    from eolab import maps
+    from eolab.composites import rgb_composite
+    from eolab.io.rasters import atomic_outputs
+    from eolab.io.sentinel2 import cloud_mask, open_l2a
 
     m = maps.new_map(aoi=TUTORIAL_AOI_WKT)
     for product in flood_products(samples):
-        ds = open_l2a(product, bands=["B4", "B3", "B2"], resolution=60, aoi=TUTORIAL_AOI_WKT)
-        rgb = ds.to_dataarray(dim="band")
-        maps.add_raster(m, rgb.rio.write_crs(ds.rio.crs), name=f"S2 true colour {ds.attrs['datetime'][:10]}",
-                        rgb=True)
+        ds = open_l2a(product, bands=["B4", "B3", "B2", "SCL"], resolution=60, aoi=TUTORIAL_AOI_WKT)
+        rgb = rgb_composite(ds, ("B04", "B03", "B02"), common_stretch=True,
+                            stretch_where=~cloud_mask(ds))
+        maps.add_raster(m, rgb.where(rgb > 0), name=f"S2 true colour {ds.attrs['datetime'][:10]}",
+                        rgb=True, vmin=1, vmax=255, opacity=0.9)
     truth = samples / "flood_truth.gpkg"
     if truth.exists():
         maps.add_vector(m, gpd.read_file(truth), name="flood (simulated truth)", color="#d7301f")
