@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("samples", help="build or verify the simulated sample data")
     ssub = p.add_subparsers(dest="samples_command", metavar="ACTION")
     b = ssub.add_parser("build", help="generate the samples deterministically")
-    b.add_argument("--dest", metavar="DIR", default=None,
+    b.add_argument("--dest", "-outdir", "--outdir", dest="dest", metavar="DIR", default=None,
                    help="target folder (default: $EOLAB_DATA_DIR or ./data_samples)")
     b.add_argument("--seed", type=int, default=None,
                    help="draw another landscape and flood with the same statistics")

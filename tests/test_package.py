@@ -50,6 +50,8 @@ def test_cli_tutorial_accepts_both_outdir_spellings():
     assert parser.parse_args(["tutorial", "-outdir", "a"]).outdir == "a"
     assert parser.parse_args(["tutorial", "--outdir", "b"]).outdir == "b"
     assert parser.parse_args(["fetch", "-outdir", "c", "X"]).outdir == "c"
+    assert parser.parse_args(["samples", "build", "-outdir", "d"]).dest == "d"
+    assert parser.parse_args(["samples", "build", "--outdir", "e"]).dest == "e"
     with pytest.raises(SystemExit) as info:
         parser.parse_args(["tutorial"])
     assert info.value.code == 2
