@@ -148,6 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    original_format = warnings.formatwarning
     with warnings.catch_warnings():
         warnings.simplefilter("default", UserWarning)
         warnings.formatwarning = lambda msg, cat, *a, **k: f"eolab: warning: {msg}\n"
@@ -162,6 +163,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except BrokenPipeError:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 1
+        finally:
+            warnings.formatwarning = original_format
 
 
 if __name__ == "__main__":  # pragma: no cover
