@@ -381,5 +381,4 @@ def save_map(m: folium.Map, path: str | os.PathLike[str]) -> Path:
     final = Path(path)
     with atomic_path(final) as tmp:
         tmp.write_bytes(page.encode("utf-8"))
-        tmp.chmod(0o644)  # mkstemp makes it private; a web page is for sharing
     return final

@@ -49,3 +49,18 @@ def test_atomic_outputs__nothing_left_after_error(tmp_path):
     with atomic_outputs(tmp_path) as out:
         write_geotiff(da, out.path("a.tif"), nodata=0)
     assert [p.name for p in tmp_path.iterdir()] == ["a.tif"]
+
+
+def test_atomic_outputs__files_get_the_usual_mode(tmp_path):
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        with atomic_outputs(tmp_path) as out:
+            out.path("a.txt").write_text("x")
+        da = _grid(np.ones((8, 8), "uint8"))
+        write_geotiff(da, tmp_path / "b.tif", nodata=0)
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "b.tif").stat().st_mode & 0o777 == 0o644

@@ -264,8 +264,6 @@ def build_samples(
             "stats": _stats(truth),
         }
         out.path(BUILD_INFO).write_text(json.dumps(info, indent=2) + "\n")
-        for name in out.names:  # temporary files are created private; samples are not
-            os.chmod(out.dir / name, 0o644)
         bar.update(1)
     bar.close()
     return [dest / name for name in sample_files()]
