@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from eolab.errors import EolabError
+from eolab.errors import ThresholdError
 
 __all__ = [
     "THRESHOLD_METHODS",
@@ -51,10 +51,6 @@ _FINE_BINS = 4096
 _MIN_CLASS = 5          # fewest values a class may hold (KI, EM start)
 _MIN_VALUES = 10        # fewest finite values a threshold is computed from
 _MAX_SAMPLES = 4_000_000
-
-
-class ThresholdError(EolabError, ValueError):
-    """An automatic threshold cannot be computed (unknown method, too few or constant values)."""
 
 
 @dataclass(frozen=True)

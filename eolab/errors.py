@@ -23,6 +23,7 @@ __all__ = [
     "ChecksumError",
     "OutputError",
     "LayerError",
+    "ThresholdError",
 ]
 
 
@@ -83,3 +84,7 @@ class OutputError(EolabError):
 
 class LayerError(EolabError, ValueError):
     """A map layer cannot be drawn (empty, unknown column, unsuitable shape)."""
+
+
+class ThresholdError(EolabError, ValueError):
+    """An automatic threshold cannot be computed (unknown method, too few or constant values)."""
