@@ -24,6 +24,7 @@ __all__ = [
     "OutputError",
     "LayerError",
     "ThresholdError",
+    "RasterError",
 ]
 
 
@@ -88,3 +89,7 @@ class LayerError(EolabError, ValueError):
 
 class ThresholdError(EolabError, ValueError):
     """An automatic threshold cannot be computed (unknown method, too few or constant values)."""
+
+
+class RasterError(EolabError, ValueError):
+    """A raster cannot be used as given (data type, dimensions, grid mismatch)."""
