@@ -20,6 +20,8 @@ from eolab.errors import (
     EolabError,
     FetchError,
     LayerError,
+    RasterError,
+    ThresholdError,
     OutputError,
     ProductError,
     ProductTypeError,
@@ -39,8 +41,13 @@ _LAZY = {
     "ensure_samples": "eolab.samples",
     "rgb_composite": "eolab.composites",
     "run_tutorial": "eolab.tutorial",
+    "cva": "eolab.change",
+    "classify": "eolab.change",
+    "auto_threshold": "eolab.change",
+    "threshold_histogram": "eolab.change",
 }
-_SUBMODULES = ("maps", "samples", "io", "composites", "plotting", "tutorial", "aoi", "errors")
+_SUBMODULES = ("maps", "samples", "io", "composites", "plotting", "tutorial", "aoi", "errors",
+               "change", "flood", "workflows")
 
 
 def __getattr__(name: str) -> Any:
@@ -74,4 +81,6 @@ __all__ = [
     "ChecksumError",
     "OutputError",
     "LayerError",
+    "RasterError",
+    "ThresholdError",
 ]

@@ -77,6 +77,55 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Steps:
+    """Progress over the named steps of a service (tqdm on stderr)."""
+
+    def __init__(self, names: list[str], *, desc: str, quiet: bool) -> None:
+        from tqdm.auto import tqdm
+
+        self.started = False
+        self.bar = tqdm(total=len(names), desc=desc, disable=quiet, unit="step",
+                        bar_format="{desc}: {n_fmt}/{total_fmt} {postfix}")
+
+    def __call__(self, name: str) -> None:
+        if self.started:
+            self.bar.update(1)
+        self.started = True
+        self.bar.set_postfix_str(name)
+
+    def close(self) -> None:
+        self.bar.update(self.bar.total - self.bar.n)
+        self.bar.close()
+
+
+def _cmd_s2cd(args: argparse.Namespace) -> int:
+    from eolab.workflows import s2_change_detection
+
+    bands = [b for b in args.bands.replace(" ", "").split(",") if b]
+    steps = _Steps(["read", "cva", "classes", "write"], desc="S2-CD", quiet=args.quiet)
+    paths = s2_change_detection(args.i1, args.i2, bands=bands, resolution=args.resolution,
+                                aoi=args.polygon, outdir=args.outdir, threshold=args.threshold,
+                                method=args.method, overwrite=args.overwrite, step=steps)
+    steps.close()
+    for path in paths.values():
+        print(f"wrote {path}")
+    return 0
+
+
+def _cmd_flood_mask(args: argparse.Namespace) -> int:
+    from eolab.workflows import flood_mask_from_rasters
+
+    steps = _Steps(["read", "vectorise", "write"], desc="flood-mask", quiet=args.quiet)
+    paths = flood_mask_from_rasters(args.input, outdir=args.outdir, classes_raster=args.classes,
+                                    flood_only=args.flood_only, sieve_size=args.sieve,
+                                    min_level=args.min_level, overwrite=args.overwrite,
+                                    step=steps)
+    steps.close()
+    for path in paths:
+        print(f"wrote {path}")
+    return 0
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from eolab.io.sentinel2 import read_metadata
 
@@ -134,6 +183,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     _add_outdir(p, default=".")
     p.set_defaults(func=_cmd_fetch)
+
+    p = sub.add_parser("S2-CD", help="Sentinel-2 change detection (CVA raster and change classes)")
+    p.add_argument("-i1", dest="i1", required=True, metavar="BEFORE.zip", help="L2A product, date 1")
+    p.add_argument("-i2", dest="i2", required=True, metavar="AFTER.zip", help="L2A product, date 2")
+    p.add_argument("-b", "--bands", default="B3,B4,B8", help="comma-separated bands (B3,B4,B8)")
+    p.add_argument("-r", "--resolution", type=int, default=20, help="10, 20 or 60 m (20)")
+    p.add_argument("-p", "--polygon", default=None, metavar="WKT",
+                   help="AOI as WKT or GeoJSON in EPSG:4326 (default: the whole product)")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="fixed no-change/change threshold in reflectance percent")
+    p.add_argument("--method", default="ki", choices=["otsu", "ki", "em"],
+                   help="automatic threshold when --threshold is not given (ki)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_outdir(p, default=".")
+    p.set_defaults(func=_cmd_s2cd)
+
+    p = sub.add_parser("flood-mask", help="flood polygons with floodLevel from a CVA raster")
+    p.add_argument("-i", "--input", required=True, metavar="CVA_RASTER",
+                   help="S2_CVA_... raster (band 1: magnitude in percent)")
+    p.add_argument("--sieve", type=int, default=10, help="minimum region size in pixels (10)")
+    p.add_argument("--min-level", type=int, default=4, help="keep floodLevel >= this (4)")
+    p.add_argument("--classes", default=None, metavar="S2CD_RASTER",
+                   help="S2_CD_... class raster (for --flood-only)")
+    p.add_argument("--flood-only", action="store_true",
+                   help="keep only the flooding class, drop clouds -> flood_extent.gpkg")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_outdir(p, default=".")
+    p.set_defaults(func=_cmd_flood_mask)
 
     p = sub.add_parser("info", help="show the metadata of a Sentinel-2 L2A product")
     p.add_argument("product", help="SAFE zip or folder")

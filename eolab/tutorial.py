@@ -102,14 +102,69 @@ def _step_map(samples: Path, outdir: Path) -> list[Path]:
     return [outdir / "tutorial_map.html"]
 
 
+def _step_s2cd(samples: Path, outdir: Path) -> list[Path]:
+    from eolab.workflows import s2_change_detection
+
+    before, after = flood_products(samples)
+    paths = s2_change_detection(before, after, bands=["B3", "B4", "B8"], resolution=20,
+                                aoi=TUTORIAL_AOI_WKT, outdir=outdir, overwrite=True)
+    return list(paths.values())
+
+
+def _cva_outputs(outdir: Path) -> tuple[Path, Path]:
+    cva = sorted(outdir.glob("S2_CVA_*_B3B4B8_20.tif"))
+    classes = sorted(outdir.glob("S2_CD_*_B3B4B8_20.tif"))
+    if not cva or not classes:
+        raise SampleDataError(f"the S2-CD outputs are missing in {outdir}; run the S2-CD step")
+    return cva[-1], classes[-1]
+
+
+def _step_flood_mask(samples: Path, outdir: Path) -> list[Path]:
+    import geopandas as gpd
+    import pandas as pd
+
+    from eolab import flood
+    from eolab.io.boundaries import read_admin_units
+    from eolab.io.rasters import atomic_outputs
+    from eolab.workflows import flood_mask_from_rasters
+
+    cva, classes = _cva_outputs(outdir)
+    paths = flood_mask_from_rasters(cva, outdir=outdir, overwrite=True)
+    paths += flood_mask_from_rasters(cva, outdir=outdir, classes_raster=classes, flood_only=True,
+                                     overwrite=True)
+    extent = gpd.read_file(outdir / "flood_extent.gpkg")
+    units = read_admin_units(samples / "admin_units.gpkg")
+    per_level = flood.flood_area(extent, by="floodLevel")
+    per_unit = flood.flood_area(extent, by=units)
+    with atomic_outputs(outdir) as out:
+        per_level.to_csv(out.path("flood_area_per_level.csv"), index=False)
+        per_unit.to_csv(out.path("flood_area_per_unit.csv"), index=False)
+    total = per_level.attrs.get("total_flooded_km2", float(pd.to_numeric(
+        per_level.get("flooded_km2", pd.Series(dtype=float))).sum()))
+    print(f"  flooded area (flood-specific chain): {total:.2f} km²")
+    truth = samples / "flood_truth.tif"
+    if truth.exists():
+        import rioxarray
+
+        classes_da = rioxarray.open_rasterio(classes).isel(band=0, drop=True)
+        reference = rioxarray.open_rasterio(truth).isel(band=0, drop=True).reindex_like(
+            classes_da, method="nearest", tolerance=1.0)
+        scores = flood.accuracy(extent, reference == 1, ignore=classes_da >= 254)
+        print(f"  vs. the simulated truth (clear pixels): IoU {scores['iou']:.3f}, "
+              f"F1 {scores['f1']:.3f}")
+    return paths + [outdir / "flood_area_per_level.csv", outdir / "flood_area_per_unit.csv"]
+
+
 STEPS: list[Step] = [
     Step("s2-read", "Sentinel-2 L2A of both dates, B3/B4/B8 and SCL at 20 m, clipped to the AOI",
          _step_read_s2),
     Step("map", "AOI, true-colour previews, flood truth and admin units on an offline map",
          _step_map),
     Step("S1-CD", "Sentinel-1 sigma0, coherence, ACD and MTC composites", None, "issue #4"),
-    Step("S2-CD", "Sentinel-2 change vector analysis and change classes", None, "issue #3"),
-    Step("flood-mask", "flood polygons with floodLevel (Shapefile, GeoPackage)", None, "issue #3"),
+    Step("S2-CD", "Sentinel-2 change vector analysis (B3,B4,B8, 20 m) and change classes",
+         _step_s2cd),
+    Step("flood-mask", "flood polygons with floodLevel (Shapefile, GeoPackage), flooded km²",
+         _step_flood_mask),
     Step("linked-data", "GeoSPARQL RDF, store, the tutorial's queries and maps", None, "issue #5"),
     Step("crop-mapping", "exercise 2: cloud masks, monthly composites, LSTM crop map", None,
          "issue #6"),

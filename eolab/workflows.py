@@ -1,0 +1,156 @@
+"""The tutorial's services as functions: files in, files out.
+
+``eolab S2-CD`` and ``eolab flood-mask`` (and ``eolab tutorial``) call these;
+each reads its inputs with the public readers, runs the public algorithms and
+writes its outputs atomically (all or nothing), refusing to replace existing
+files unless ``overwrite=True``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from eolab.aoi import AOILike
+from eolab.errors import OutputError
+
+__all__ = ["band_tag", "s2_change_detection", "flood_mask_from_rasters"]
+
+
+def band_tag(bands: Sequence[str]) -> str:
+    """File-name tag of a band list as the tutorial writes it: ``B3,B4,B8`` → ``B3B4B8``."""
+    from eolab.io.sentinel2 import canonical_band
+
+    tags = []
+    for band in bands:
+        name = canonical_band(band)
+        tags.append(name if name.endswith("A") else f"B{int(name[1:])}")
+    return "".join(tags)
+
+
+def _check_free(outdir: Path, names: Sequence[str], overwrite: bool) -> None:
+    existing = [n for n in names if (outdir / n).exists()]
+    if existing and not overwrite:
+        raise OutputError(f"{', '.join(existing)} already exist(s) in {outdir}; "
+                          "use --overwrite (overwrite=True) to replace")
+
+
+def _noop(_: str) -> None:
+    return None
+
+
+def s2_change_detection(
+    before: str | os.PathLike[str],
+    after: str | os.PathLike[str],
+    *,
+    bands: Sequence[str] = ("B3", "B4", "B8"),
+    resolution: int = 20,
+    aoi: AOILike | None = None,
+    outdir: str | os.PathLike[str] = ".",
+    threshold: float | None = None,
+    method: str = "ki",
+    overwrite: bool = False,
+    step: Callable[[str], Any] = _noop,
+) -> dict[str, Path]:
+    """The tutorial's S2-CD service: CVA raster and change classes from two L2A products.
+
+    The no-change/change threshold is Kittler–Illingworth by default (Otsu
+    cuts into the no-change peak when change covers a few percent of a
+    scene); ``threshold`` fixes it in reflectance percent instead.
+
+    Writes ``S2_CVA_<t1>_<t2>_<bands>_<r>.tif`` (float32; band 1 magnitude in
+    reflectance percent, band 2 direction in degrees) and
+    ``S2_CD_<t1>_<t2>_<bands>_<r>.tif`` (uint8 change classes, table in the
+    raster's metadata) into ``outdir``.
+
+    Returns
+    -------
+    dict
+        ``{"cva": path, "classes": path}``.
+    """
+    from eolab.change import CHANGE_COLORS, classify, cva
+    from eolab.io.rasters import atomic_outputs, write_geotiff
+    from eolab.io.sentinel2 import open_l2a
+
+    outdir = Path(outdir)
+    step("read")
+    wanted = [*bands, "SCL"]
+    ds1 = open_l2a(before, bands=wanted, resolution=resolution, aoi=aoi)
+    ds2 = open_l2a(after, bands=wanted, resolution=resolution, aoi=aoi)
+    t1, t2 = (d.attrs["datetime"][:10].replace("-", "") for d in (ds1, ds2))
+    tag = f"{t1}_{t2}_{band_tag(bands)}_{resolution}"
+    names = {"cva": f"S2_CVA_{tag}.tif", "classes": f"S2_CD_{tag}.tif"}
+    _check_free(outdir, list(names.values()), overwrite)
+    step("cva")
+    result = cva(ds1, ds2).compute()
+    step("classes")
+    classes = classify(result, threshold=threshold, method=method)
+    step("write")
+    meta = {"datetime_before": ds1.attrs["datetime"], "datetime_after": ds2.attrs["datetime"],
+            "product_before": ds1.attrs["product_name"],
+            "product_after": ds2.attrs["product_name"], "bands": ",".join(bands)}
+    with atomic_outputs(outdir) as out:
+        write_geotiff(result[["magnitude", "direction"]], out.path(names["cva"]),
+                      descriptions=["CVA magnitude", "CVA direction"],
+                      units=["percent reflectance", "degree"], tags=meta)
+        class_tags = {k: str(classes.attrs[k]) for k in
+                      ("flag_values", "flag_meanings", "classes", "threshold", "threshold_method")
+                      if k in classes.attrs}
+        write_geotiff(classes, out.path(names["classes"]), dtype=np.uint8, nodata=255,
+                      descriptions=["S2-CD change class"], colormap=CHANGE_COLORS,
+                      tags={**meta, **class_tags})
+    return {key: outdir / name for key, name in names.items()}
+
+
+def flood_mask_from_rasters(
+    cva_raster: str | os.PathLike[str],
+    *,
+    outdir: str | os.PathLike[str] = ".",
+    classes_raster: str | os.PathLike[str] | None = None,
+    flood_only: bool = False,
+    sieve_size: int = 10,
+    min_level: int = 4,
+    overwrite: bool = False,
+    step: Callable[[str], Any] = _noop,
+) -> list[Path]:
+    """The tutorial's flood-mask chain on a CVA raster (band 1, magnitude).
+
+    Without ``flood_only``: levels, sieve, ``floodLevel >= min_level``,
+    polygonize → ``flood_mask.shp`` and ``flood_mask.gpkg``. With
+    ``flood_only`` (needs ``classes_raster``): only the flooding class, clouds
+    dropped → ``flood_extent.gpkg``.
+    """
+    import rioxarray
+
+    from eolab import flood
+    from eolab.errors import EolabError
+
+    outdir = Path(outdir)
+    if flood_only and classes_raster is None:
+        raise EolabError("--flood-only needs the S2-CD class raster (--classes S2_CD_....tif)")
+    stem = "flood_extent" if flood_only else "flood_mask"
+    formats = ("gpkg",) if flood_only else ("shp", "gpkg")
+    _check_free(outdir, [f"{stem}.{f}" for f in formats], overwrite)
+    step("read")
+    magnitude = rioxarray.open_rasterio(cva_raster, masked=True).isel(band=0, drop=True)
+    magnitude = magnitude.rename("magnitude")
+    step("vectorise")
+    if flood_only:
+        classes = rioxarray.open_rasterio(classes_raster).isel(band=0, drop=True)
+        gdf = flood.flood_extent(magnitude, classes, sieve_size=sieve_size, min_level=min_level)
+    else:
+        gdf = flood.flood_mask(magnitude, sieve_size=sieve_size, min_level=min_level)
+    step("write")
+    written = flood.write_vectors(gdf, outdir, stem, formats=formats, overwrite=overwrite)
+    paths: list[Path] = []
+    for path in written.values():
+        if path.suffix == ".shp":  # the sidecar files are outputs too
+            paths += [p for ext in (".shp", ".shx", ".dbf", ".prj", ".cpg")
+                      if (p := path.with_suffix(ext)).exists()]
+        else:
+            paths.append(path)
+    return paths
