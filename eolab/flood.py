@@ -143,9 +143,13 @@ def polygonize(
 
 
 def _progress(total: int, show: bool, desc: str) -> Any:
+    if not show:  # tqdm.auto would still probe Jupyter widgets and warn
+        from tqdm import tqdm as plain
+
+        return plain(total=total, disable=True)
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, disable=not show, desc=desc, unit="step")
+    return tqdm(total=total, desc=desc, unit="step")
 
 
 def flood_mask(magnitude: xr.DataArray | xr.Dataset, *, sieve_size: int = 10,
@@ -208,11 +212,13 @@ def flood_extent(magnitude: xr.DataArray | xr.Dataset, classes: xr.DataArray, *,
       levels are sieved *inside* the flood only (gap pixels take at least
       ``min_level``), so that level regions merge with each other and never
       into the dry land. The flood keeps its extent: on the simulated scene
-      the IoU with the truth stays that of class 1 (0.85 where clear).
+      the IoU with the truth stays that of class 1 (0.94 on clear pixels
+      with the Kittler–Illingworth threshold, ``eolab tutorial``).
     * ``"levels"``: as :func:`flood_mask`, the levels are sieved, then
       thresholded. Noise splits a flood into many small level regions
       (levels are 1 % wide); those at the flood's edge merge into the
-      surrounding level 0, so the flood shrinks (IoU 0.65 on the scene).
+      surrounding level 0, so the flood shrinks (IoU 0.77 on clear pixels,
+      notebook 03).
 
     Returns polygons with ``floodLevel`` (see :func:`polygonize`).
     """
