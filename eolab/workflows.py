@@ -122,7 +122,8 @@ def flood_mask_from_rasters(
     Without ``flood_only``: levels, sieve, ``floodLevel >= min_level``,
     polygonize → ``flood_mask.shp`` and ``flood_mask.gpkg``. With
     ``flood_only`` (needs ``classes_raster``): only the flooding class, clouds
-    dropped → ``flood_extent.gpkg``.
+    dropped → ``flood_extent.gpkg``. A copy in EPSG:4326 for the linked-data
+    step goes beside it (``<stem>_4326.gpkg``).
     """
     import rioxarray
 
@@ -134,7 +135,7 @@ def flood_mask_from_rasters(
         raise EolabError("--flood-only needs the S2-CD class raster (--classes S2_CD_....tif)")
     stem = "flood_extent" if flood_only else "flood_mask"
     formats = ("gpkg",) if flood_only else ("shp", "gpkg")
-    _check_free(outdir, [f"{stem}.{f}" for f in formats], overwrite)
+    _check_free(outdir, [f"{stem}.{f}" for f in formats] + [f"{stem}_4326.gpkg"], overwrite)
     step("read")
     magnitude = rioxarray.open_rasterio(cva_raster, masked=True).isel(band=0, drop=True)
     magnitude = magnitude.rename("magnitude")
@@ -146,6 +147,9 @@ def flood_mask_from_rasters(
         gdf = flood.flood_mask(magnitude, sieve_size=sieve_size, min_level=min_level)
     step("write")
     written = flood.write_vectors(gdf, outdir, stem, formats=formats, overwrite=overwrite)
+    written.update({"gpkg_4326": p for p in flood.write_vectors(
+        flood.to_epsg4326(gdf), outdir, f"{stem}_4326", formats=("gpkg",),
+        overwrite=overwrite).values()})
     paths: list[Path] = []
     for path in written.values():
         if path.suffix == ".shp":  # the sidecar files are outputs too

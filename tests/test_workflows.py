@@ -52,6 +52,9 @@ def test_s2cd_then_flood_mask(products, tmp_path, capsys):
                  "-outdir", str(out), "-q"]) == 0
     extent = gpd.read_file(out / "flood_extent.gpkg")
     assert (extent["floodLevel"] >= 4).all() and extent.geometry.is_valid.all()
+    lonlat = gpd.read_file(out / "flood_extent_4326.gpkg")
+    assert lonlat.crs.to_epsg() == 4326 and len(lonlat) == len(extent)
+    assert abs(lonlat.to_crs(32756).area.sum() - extent.area.sum()) < 1e-6 * extent.area.sum()
     printed = capsys.readouterr().out
     assert "wrote" in printed and "flood_extent.gpkg" in printed
 
