@@ -26,6 +26,13 @@ def _add_outdir(parser: argparse.ArgumentParser, *, default: str | None = None,
                         metavar="DIR", help="output folder (created if needed)")
 
 
+def _add_service_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared by the services that write outputs: overwrite, quiet, outdir."""
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_outdir(parser, default=".")
+
+
 def _cmd_tutorial(args: argparse.Namespace) -> int:
     from eolab.tutorial import run_tutorial
 
@@ -195,9 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fixed no-change/change threshold in reflectance percent")
     p.add_argument("--method", default="ki", choices=["otsu", "ki", "em"],
                    help="automatic threshold when --threshold is not given (ki)")
-    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    _add_outdir(p, default=".")
+    _add_service_options(p)
     p.set_defaults(func=_cmd_s2cd)
 
     p = sub.add_parser("flood-mask", help="flood polygons with floodLevel from a CVA raster")
@@ -209,9 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="S2_CD_... class raster (for --flood-only)")
     p.add_argument("--flood-only", action="store_true",
                    help="keep only the flooding class, drop clouds -> flood_extent.gpkg")
-    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    _add_outdir(p, default=".")
+    _add_service_options(p)
     p.set_defaults(func=_cmd_flood_mask)
 
     p = sub.add_parser("info", help="show the metadata of a Sentinel-2 L2A product")
