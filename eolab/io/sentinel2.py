@@ -20,6 +20,7 @@ Resampling to the requested resolution (documented behaviour):
 
 from __future__ import annotations
 
+import functools
 import re
 import warnings
 import xml.etree.ElementTree as ET
@@ -324,17 +325,26 @@ def _grid_of(product: L2AProduct, member: str) -> _Grid:
 
 
 def _verify_members(product: L2AProduct, members: Iterable[str]) -> None:
-    """Check the CRC of the zip members that will be read."""
+    """Check the CRC of the zip members that will be read (once per unchanged file)."""
     if not product.is_zip:
         return
+    stat = product.path.stat()
+    _verify_zip_members(str(product.path.resolve()), stat.st_size, stat.st_mtime_ns,
+                        tuple(sorted(members)))
+
+
+@functools.lru_cache(maxsize=256)
+def _verify_zip_members(path: str, size: int, mtime_ns: int, members: tuple[str, ...]) -> None:
+    """CRC check of zip members; cached on the file's identity (path, size, mtime)."""
+    name = Path(path).name
     try:
-        with zipfile.ZipFile(product.path) as zf:
+        with zipfile.ZipFile(path) as zf:
             for member in members:
                 with zf.open(member) as fh:
                     while fh.read(1 << 22):
                         pass
     except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
-        raise CorruptProductError(f"{product.path.name}: {exc}; the archive is corrupt, "
+        raise CorruptProductError(f"{name}: {exc}; the archive is corrupt, "
                                   "download it again") from exc
 
 
