@@ -14,6 +14,7 @@ import rasterio.features
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
+from eolab._sieve import sieve_dask, sieve_strips
 from eolab.errors import RasterError
 
 __all__ = ["FLOOD_FIELD", "LEVEL_NODATA", "FLOOD_CLASS", "MASKED_CLASS", "NODATA_CLASS",
@@ -113,40 +114,86 @@ def flood_levels(magnitude: xr.DataArray | xr.Dataset, *,
     return _like(values.data, mag, FLOOD_FIELD, attrs, LEVEL_NODATA)
 
 
-def sieve(levels: xr.DataArray, *, size: int = 10, connectivity: int = 4) -> xr.DataArray:
+SIEVE_ENGINES = ("auto", "gdal", "strips")
+
+
+def _is_dask(data: Any) -> bool:
+    return type(data).__module__.split(".")[0] == "dask"
+
+
+def sieve(levels: xr.DataArray, *, size: int = 10, connectivity: int = 4, engine: str = "auto",
+          strip_rows: int | None = None) -> xr.DataArray:
     """Merge regions smaller than ``size`` pixels into their largest neighbour.
 
-    Exactly ``gdal_sieve.py -st size`` (GDALSieveFilter, through
-    :func:`rasterio.features.sieve`): regions of equal value, 4- or
-    8-connected, with fewer than ``size`` pixels take the value of their
-    largest neighbouring region, in a single pass over the regions found in
-    the input. When that neighbour is small too, the region goes where the
-    neighbour goes (GDAL follows such chains); a small region with no large
-    region in reach stays. Pixels equal to the raster's no-data value are
-    neither changed nor counted as neighbours.
-    Eager: a region can span the whole raster, so the band is read at once.
+    Exactly ``gdal_sieve.py -st size`` (GDALSieveFilter): regions of equal
+    value, 4- or 8-connected, with fewer than ``size`` pixels take the value
+    of their largest neighbouring region (among equally large ones, the one
+    GDAL's row-by-row scan meets first), in a single pass over the regions
+    found in the input. When that neighbour is small too, the region goes
+    where the neighbour goes (GDAL follows such chains); a small region with
+    no large region in reach, or caught in a cycle of small ones, stays.
+    Pixels equal to the raster's no-data value are neither changed nor
+    counted as neighbours. :mod:`eolab._sieve` spells the rules out.
+
+    Parameters
+    ----------
+    levels
+        Integer (y, x) raster, e.g. :func:`flood_levels`; numpy- or
+        dask-backed.
+    size
+        Regions with fewer pixels than this are merged (``-st``).
+    connectivity
+        4 (``gdal_sieve.py -4``, the default) or 8.
+    engine
+        ``"gdal"``: :func:`rasterio.features.sieve` on the whole band, eager.
+        ``"strips"``: the same result computed strip by strip
+        (:func:`eolab._sieve.sieve_strips`); on a dask-backed raster it is a
+        lazy graph (label, stitch, decide and apply tasks per row strip) that
+        runs on any dask scheduler, ``dask.distributed`` included.
+        ``"auto"`` (default): ``"strips"`` for dask-backed rasters, else
+        ``"gdal"`` (faster on one machine).
+    strip_rows
+        Rows per strip for ``"strips"``: default, the dask chunks' rows, or
+        1024 rows for a numpy-backed raster.
 
     Returns
     -------
     xr.DataArray
-        The sieved levels, same dtype, name, attributes, grid and CRS.
+        The sieved levels, same dtype, name, attributes, grid and CRS; lazy
+        when the input is dask-backed and the engine is ``"strips"``.
     """
     levels = _integer(levels)
     if connectivity not in (4, 8):
         raise RasterError(f"connectivity must be 4 or 8, got {connectivity!r}")
     if int(size) < 1:
         raise RasterError(f"size must be at least 1 pixel, got {size!r}")
-    values = np.asarray(levels.values)
-    work = values if values.dtype in (np.uint8, np.uint16, np.int16, np.int32) \
-        else values.astype(np.int32)
+    if engine not in SIEVE_ENGINES:
+        raise RasterError(f"engine must be one of {SIEVE_ENGINES}, got {engine!r}")
+    if strip_rows is not None and int(strip_rows) < 1:
+        raise RasterError(f"strip_rows must be at least 1, got {strip_rows!r}")
+    lazy = _is_dask(levels.data)
+    if engine == "auto":
+        engine = "strips" if lazy else "gdal"
+    dtype = levels.dtype
+    work = levels.data if dtype in (np.uint8, np.uint16, np.int16, np.int32) \
+        else levels.data.astype(np.int32)
     nodata = _nodata(levels)
-    mask = None if nodata is None else work != nodata
     if int(size) >= work.size:   # no region can reach the size: GDAL changes nothing
-        out = work.copy()
+        out = work if lazy else np.array(work)
+    elif engine == "strips" and lazy:
+        if strip_rows is not None:
+            work = work.rechunk({0: int(strip_rows)})
+        out = sieve_dask(work, size=int(size), connectivity=connectivity, nodata=nodata)
+        out = out.rechunk(levels.data.chunks)
+    elif engine == "strips":
+        out = sieve_strips(np.asarray(work), size=int(size), connectivity=connectivity,
+                           nodata=nodata, strip_rows=int(strip_rows or 1024))
     else:
-        out = rasterio.features.sieve(work, int(size), mask=mask, connectivity=connectivity)
-    return _like(out.astype(values.dtype, copy=False), levels, str(levels.name or FLOOD_FIELD),
-                 dict(levels.attrs), nodata)
+        values = np.asarray(work)
+        mask = None if nodata is None else values != nodata
+        out = rasterio.features.sieve(values, int(size), mask=mask, connectivity=connectivity)
+    out = out.astype(dtype) if _is_dask(out) else np.asarray(out).astype(dtype, copy=False)
+    return _like(out, levels, str(levels.name or FLOOD_FIELD), dict(levels.attrs), nodata)
 
 
 def threshold_levels(levels: xr.DataArray, *, min_level: int = 4) -> xr.DataArray:
