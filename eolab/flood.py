@@ -34,6 +34,7 @@ default, as in both GDAL tools. Area statistics and accuracy metrics are in
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import geopandas as gpd
@@ -76,7 +77,7 @@ def polygonize(
     field: str = FLOOD_FIELD,
     connectivity: int = 4,
     strip_rows: int | None = None,
-    workers: int = 1,
+    workers: int | None = None,
     engine: str = "numpy",
 ) -> gpd.GeoDataFrame:
     """One polygon per connected region of equal non-zero value, as ``gdal_polygonize.py``.
@@ -95,7 +96,8 @@ def polygonize(
         regions crossing strip seams are joined, so the result does not
         depend on it.
     workers
-        Strips traced in parallel threads.
+        Strips traced in parallel threads (numpy releases the GIL); ``None``
+        = one per CPU (``os.cpu_count()``). The polygons do not depend on it.
     engine
         ``"numpy"`` (vectorised boundary tracing) or ``"gdal"``
         (GDALPolygonize through rasterio; slower, same polygons).
@@ -130,7 +132,7 @@ def polygonize(
 
     geoms, values = polygonize_strips(read, height, strip_rows=max(1, int(rows)),
                                       connectivity=connectivity, engine=engine,
-                                      workers=max(1, int(workers)))
+                                      workers=_workers(workers))
     a, b, c, d, e, f = transform.a, transform.b, transform.c, transform.d, transform.e, \
         transform.f
     geoms = repair_polygons(geoms)
@@ -140,6 +142,14 @@ def polygonize(
     dtype = np.int32 if np.can_cast(levels.dtype, np.int32) else np.int64
     return gpd.GeoDataFrame({field: values[keep].astype(dtype)}, geometry=geoms[keep],
                             crs=levels.rio.crs)
+
+
+def _workers(workers: int | None) -> int:
+    if workers is None:
+        return os.cpu_count() or 1
+    if int(workers) < 1:
+        raise RasterError(f"workers must be at least 1 (or None: one per CPU), got {workers!r}")
+    return int(workers)
 
 
 def _progress(total: int, show: bool, desc: str) -> Any:
@@ -154,7 +164,7 @@ def _progress(total: int, show: bool, desc: str) -> Any:
 
 def flood_mask(magnitude: xr.DataArray | xr.Dataset, *, sieve_size: int = 10,
                min_level: int = 4, connectivity: int = 4, nodata_level: int = 0,
-               progress: bool = False) -> gpd.GeoDataFrame:
+               workers: int | None = None, progress: bool = False) -> gpd.GeoDataFrame:
     """The tutorial's chain on the CVA magnitude (band 1): levels, sieve, threshold, polygons.
 
     The same polygons as ``gdal_calc.py`` (levels), ``gdal_sieve.py -st 10``,
@@ -164,9 +174,10 @@ def flood_mask(magnitude: xr.DataArray | xr.Dataset, *, sieve_size: int = 10,
     ``gdal_calc.py`` makes it; ``nodata_level=255`` keeps it out of the
     sieve instead (see :func:`flood_levels`).
 
-    Returns the polygons with ``floodLevel`` (see :func:`polygonize`). Every
-    change above ``min_level`` percent counts, whatever its kind (clouds
-    missed by the mask included): see :func:`flood_extent` for floods only.
+    Returns the polygons with ``floodLevel`` (see :func:`polygonize`, which
+    traces in ``workers`` threads, one per CPU by default). Every change
+    above ``min_level`` percent counts, whatever its kind (clouds missed by
+    the mask included): see :func:`flood_extent` for floods only.
     """
     with _progress(4, progress, "flood mask") as bar:
         levels = flood_levels(magnitude, nodata_level=nodata_level)
@@ -175,7 +186,7 @@ def flood_mask(magnitude: xr.DataArray | xr.Dataset, *, sieve_size: int = 10,
         bar.update()
         levels = threshold_levels(levels, min_level=min_level)
         bar.update()
-        out = polygonize(levels, connectivity=connectivity)
+        out = polygonize(levels, connectivity=connectivity, workers=workers)
         bar.update()
     return out
 
@@ -197,7 +208,8 @@ def _sieve_within_flood(levels: xr.DataArray, raw: xr.DataArray, *, size: int,
 
 def flood_extent(magnitude: xr.DataArray | xr.Dataset, classes: xr.DataArray, *,
                  sieve_size: int = 10, min_level: int = 4, connectivity: int = 4,
-                 sieve_on: str = "flood", progress: bool = False) -> gpd.GeoDataFrame:
+                 sieve_on: str = "flood", workers: int | None = None,
+                 progress: bool = False) -> gpd.GeoDataFrame:
     """The flood-specific chain: S2-CD class 1 only, then threshold, sieve and polygons.
 
     Pixels of other change classes (and no change) become level 0; clouds
@@ -220,7 +232,8 @@ def flood_extent(magnitude: xr.DataArray | xr.Dataset, classes: xr.DataArray, *,
       surrounding level 0, so the flood shrinks (IoU 0.77 on clear pixels,
       notebook 03).
 
-    Returns polygons with ``floodLevel`` (see :func:`polygonize`).
+    Returns polygons with ``floodLevel`` (see :func:`polygonize`; ``workers``
+    threads trace them, one per CPU by default).
     """
     if sieve_on not in ("flood", "levels"):
         raise RasterError(f"sieve_on must be 'flood' or 'levels', got {sieve_on!r}")
@@ -238,6 +251,6 @@ def flood_extent(magnitude: xr.DataArray | xr.Dataset, classes: xr.DataArray, *,
             levels = _sieve_within_flood(levels, raw, size=sieve_size, min_level=min_level,
                                          connectivity=connectivity)
         bar.update()
-        out = polygonize(levels, connectivity=connectivity)
+        out = polygonize(levels, connectivity=connectivity, workers=workers)
         bar.update()
     return out

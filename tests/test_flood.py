@@ -209,6 +209,22 @@ def test_polygonize__numpy_and_gdal_engines_give_the_same_polygons(connectivity)
     assert np.unique(hit[same]).size == len(ours) == np.unique(other[same]).size
 
 
+@pytest.mark.parametrize("connectivity", [4, 8])
+def test_polygonize__workers_give_identical_polygons(connectivity):
+    a = random_levels(3, shape=(90, 80), levels=6)
+    one = flood.polygonize(grid(a), connectivity=connectivity, strip_rows=11, workers=1)
+    for workers in (None, 3):
+        many = flood.polygonize(grid(a), connectivity=connectivity, strip_rows=11,
+                                workers=workers)
+        assert list(many["floodLevel"]) == list(one["floodLevel"])
+        assert shapely.equals_exact(many.geometry.values, one.geometry.values, 0).all()
+    mag, _ = scene_like()
+    base = flood.flood_mask(mag, workers=1)
+    assert flood.flood_mask(mag, workers=2).geom_equals_exact(base.geometry, 0).all()
+    with pytest.raises(RasterError, match="workers"):
+        flood.polygonize(grid(a), workers=0)
+
+
 def test_polygonize__hole_and_nodata():
     a = np.full((7, 7), 4, np.uint8)
     a[2:5, 2:5] = 0              # hole
