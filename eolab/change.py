@@ -40,6 +40,7 @@ from eolab._change_rules import (
     class_rules,
 )
 from eolab._cva_grid import align_pair
+from eolab._cva_kernel import class_arrays, cva_arrays
 from eolab._thresholds import (
     THRESHOLD_METHODS,
     ThresholdError,
@@ -124,10 +125,6 @@ def _scl_flags(scl: xr.DataArray) -> tuple[xr.DataArray, xr.DataArray]:
     return scl.isin(list(CLOUD_SHADOW_CLASSES)), nodata
 
 
-def _degrees_arccos(cosine: Any) -> Any:
-    return np.degrees(np.arccos(cosine)).astype(np.float32)
-
-
 def _is_lazy(*arrays: xr.DataArray) -> bool:
     return any(a.chunks is not None for a in arrays)
 
@@ -182,42 +179,39 @@ def cva(before: xr.Dataset, after: xr.Dataset, *, bands: Sequence[str] | str | N
     keep = [p[1] for p in pairs] + ([_SCL] if use_scl else [])
     keep_after = [p[2] for p in pairs] + ([_SCL] if use_scl else [])
     b, a = align_pair(before[keep], after[keep_after])
-    deltas: dict[str, xr.DataArray] = {}
-    missing = None
-    for canon, vb, va in pairs:
-        d = ((a[va].astype(np.float32) - b[vb].astype(np.float32)) * np.float32(100.0))
-        deltas[canon] = d
-        missing = d.isnull() if missing is None else (missing | d.isnull())
-    assert missing is not None
-    masked = xr.zeros_like(missing)
+    b, a = xr.align(b, a, join="inner")     # as the arithmetic of xarray would join them
+    inputs = [b[vb].transpose("y", "x") for _, vb, _ in pairs]
+    inputs += [a[va].transpose("y", "x") for _, _, va in pairs]
     if use_scl:
-        cloud_b, nodata_b = _scl_flags(b[_SCL])
-        cloud_a, nodata_a = _scl_flags(a[_SCL])
-        missing = missing | nodata_b | nodata_a
-        masked = (cloud_b | cloud_a) & ~missing
-        if not bool((~(nodata_b | nodata_a | cloud_b | cloud_a)).any()):  # SCL only if lazy
+        inputs += [b[_SCL].transpose("y", "x"), a[_SCL].transpose("y", "x")]
+    lazy = _is_lazy(*inputs)
+    flags: list[bool] = []
+    kwargs = {"nbands": len(pairs), "cloud": list(CLOUD_SHADOW_CLASSES),
+              "nodata": list(_SCL_NODATA), "threads": not lazy, "flags": flags}
+    magnitude, direction, masked, *comps = xr.apply_ufunc(
+        cva_arrays, *inputs, kwargs=kwargs, dask="parallelized",
+        output_core_dims=[()] * (3 + len(pairs)), output_dtypes=[np.float32, np.float32, bool] + [np.float32] * len(pairs))
+    if use_scl:
+        if lazy:   # reads SCL only
+            cloud_b, nodata_b = _scl_flags(b[_SCL])
+            cloud_a, nodata_a = _scl_flags(a[_SCL])
+            clear = bool((~(nodata_b | nodata_a | cloud_b | cloud_a)).any())
+        else:
+            clear = all(flags)
+        if not clear:
             raise ProductError("no valid pixel to compare: the overlap of the two dates is all "
                                "cloud, cloud shadow or no data (SCL); choose clearer dates or "
                                "pass mask_clouds=False to compare anyway")
-    invalid = missing | masked
-    nb = np.float32(np.sqrt(len(deltas)))
-    total = sum(deltas.values())
-    squares = sum(d * d for d in deltas.values())
-    magnitude = (squares ** 0.5).astype(np.float32).where(~invalid)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cosine = (total / (nb * magnitude)).clip(-1.0, 1.0)
-    direction = xr.apply_ufunc(_degrees_arccos, cosine, dask="allowed").where(magnitude > 0)
+    deltas = dict(zip((p[0] for p in pairs), comps, strict=True))
     magnitude.attrs = {"long_name": "CVA magnitude (Euclidean norm of the change vector)",
                        "units": "%", "description": "reflectance percent: 4 means 0.04"}
     direction.attrs = {"long_name": "CVA direction (angle to the all-bands-brighten diagonal)",
                        "units": "degree", "valid_range": [0.0, 180.0]}
     out = {"magnitude": magnitude.rename("magnitude"), "direction": direction.rename("direction")}
-    for canon, d in deltas.items():
-        comp = d.where(~invalid).astype(np.float32)
+    for canon, comp in deltas.items():
         comp.attrs = {"long_name": f"change of {canon} reflectance (after - before)",
                       "units": "%"}
         out[f"delta_{canon}"] = comp.rename(f"delta_{canon}")
-    masked = masked.astype(bool)
     masked.attrs = {"long_name": "cloud or cloud shadow on either date (SCL)", "units": "1"}
     out["masked"] = masked.rename("masked")
     ds = xr.Dataset(out)
@@ -281,11 +275,15 @@ def classify(cva_ds: xr.Dataset, *, threshold: float | None = None, method: str 
             raise ThresholdError(f"threshold must be a finite value >= 0 (percent), "
                                  f"got {threshold!r}")
     comps = {str(k)[6:]: cva_ds[k] for k in cva_ds.data_vars if str(k).startswith("delta_")}
-    changed_class, rules = class_rules(cva_ds["direction"], comps)
-    classes = xr.where(mag >= value, changed_class, 0)
+    empty = xr.DataArray(np.zeros((0, 0), np.float32), dims=("y", "x"))
+    rules = class_rules(empty, {n: empty for n in comps})[1]
     masked = cva_ds["masked"] if "masked" in cva_ds else xr.zeros_like(mag, dtype=bool)
-    classes = xr.where(mag.notnull(), classes, xr.where(masked, MASKED, NO_DATA))
-    out = classes.astype(np.uint8).rename("change_class")
+    lazy = _is_lazy(mag, cva_ds["direction"], masked, *comps.values())
+    classes = xr.apply_ufunc(
+        class_arrays, mag, cva_ds["direction"], masked, *comps.values(),
+        kwargs={"names": list(comps), "threshold": value, "threads": not lazy},
+        dask="parallelized", output_dtypes=[np.uint8])
+    out = classes.rename("change_class")
     attrs: dict[str, Any] = {
         "long_name": "S2-CD change class",
         "units": "1",

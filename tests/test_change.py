@@ -205,6 +205,32 @@ def test_cva__stays_lazy_with_dask_inputs():
     np.testing.assert_allclose(out["magnitude"].values, eager["magnitude"].values, rtol=1e-6)
 
 
+def test_cva__strips_in_threads_and_dask_chunks_give_identical_results(monkeypatch):
+    import eolab._cva_kernel as kernel
+
+    monkeypatch.setattr(kernel, "STRIP_PIXELS", 200)      # many strips, traced in threads
+    rng = np.random.default_rng(2)
+    shape = (70, 50)
+    before = _ds({b: rng.uniform(0.05, 0.3, shape) for b in BANDS3}
+                 | {"SCL": rng.choice([0, 3, 4, 5, 6, 9], shape).astype(np.float32)})
+    after = _ds({b: rng.uniform(0.05, 0.3, shape) for b in BANDS3}
+                | {"SCL": rng.choice([4, 5, 6, 8], shape).astype(np.float32)})
+    after["B04"][3:9, 4:7] = np.nan
+    eager = cva(before, after)
+    lazy = cva(before.chunk(16), after.chunk(16))
+    assert isinstance(lazy["magnitude"].data, darr.Array)
+    xr.testing.assert_identical(eager, lazy.compute())
+    d = {b: (after[b].values - before[b].values) * np.float32(100) for b in BANDS3}
+    mag = np.sqrt(sum(v * v for v in d.values()))
+    scl = np.isin(before["SCL"].values, [0, 3, 9]) | np.isin(after["SCL"].values, [8])
+    mag[scl | np.isnan(mag)] = np.nan
+    np.testing.assert_array_equal(eager["magnitude"].values, mag)
+    for threshold in (None, 4.0):
+        classes = classify(eager, threshold=threshold)
+        xr.testing.assert_identical(classes, classify(lazy, threshold=threshold).compute())
+        assert set(np.unique(classes.values)) <= set(CHANGE_CLASSES) | {254, 255}
+
+
 # --- thresholds ---------------------------------------------------------------------------
 
 def _mixture(frac: float, m0: float, s0: float, m1: float, s1: float, n: int = 400_000,
