@@ -122,7 +122,7 @@ def _is_dask(data: Any) -> bool:
 
 
 def sieve(levels: xr.DataArray, *, size: int = 10, connectivity: int = 4, engine: str = "auto",
-          strip_rows: int | None = None) -> xr.DataArray:
+          strip_rows: int | None = None, workers: int = 1) -> xr.DataArray:
     """Merge regions smaller than ``size`` pixels into their largest neighbour.
 
     Exactly ``gdal_sieve.py -st size`` (GDALSieveFilter): regions of equal
@@ -154,7 +154,11 @@ def sieve(levels: xr.DataArray, *, size: int = 10, connectivity: int = 4, engine
         ``"gdal"`` (faster on one machine).
     strip_rows
         Rows per strip for ``"strips"``: default, the dask chunks' rows, or
-        1024 rows for a numpy-backed raster.
+        512 rows for a numpy-backed raster. The result does not depend on it.
+    workers
+        Processes for ``"strips"`` on a numpy-backed raster (forked; the
+        labelling holds the GIL, so threads would not help). A dask-backed
+        raster runs on the dask scheduler in use instead.
 
     Returns
     -------
@@ -171,6 +175,8 @@ def sieve(levels: xr.DataArray, *, size: int = 10, connectivity: int = 4, engine
         raise RasterError(f"engine must be one of {SIEVE_ENGINES}, got {engine!r}")
     if strip_rows is not None and int(strip_rows) < 1:
         raise RasterError(f"strip_rows must be at least 1, got {strip_rows!r}")
+    if int(workers) < 1:
+        raise RasterError(f"workers must be at least 1, got {workers!r}")
     lazy = _is_dask(levels.data)
     if engine == "auto":
         engine = "strips" if lazy else "gdal"
@@ -187,7 +193,8 @@ def sieve(levels: xr.DataArray, *, size: int = 10, connectivity: int = 4, engine
         out = out.rechunk(levels.data.chunks)
     elif engine == "strips":
         out = sieve_strips(np.asarray(work), size=int(size), connectivity=connectivity,
-                           nodata=nodata, strip_rows=int(strip_rows or 1024))
+                           nodata=nodata, strip_rows=int(strip_rows or 512),
+                           workers=int(workers))
     else:
         values = np.asarray(work)
         mask = None if nodata is None else values != nodata

@@ -48,6 +48,8 @@ Private module: the public entry point is :func:`eolab.flood.sieve`.
 
 from __future__ import annotations
 
+import mmap
+import multiprocessing
 import operator
 from collections.abc import Sequence
 from typing import Any
@@ -110,11 +112,19 @@ def label_strip(values: np.ndarray, *, nodata: Any = None, connectivity: int = 4
 
 def summarise_strip(labels: np.ndarray, values: np.ndarray) -> _Summary:
     """What the stitch needs from a strip: polygon sizes and values, and its edge rows."""
-    n = int(labels.max(initial=0))
-    sizes = np.bincount(labels.ravel(), minlength=n + 1).astype(np.int64)
+    flat = labels.ravel()
+    n = int(flat.max(initial=0))
+    sizes = np.bincount(flat, minlength=n + 1).astype(np.int64)
     sizes[0] = 0
     vals = np.zeros(n + 1, np.int64)
-    vals[labels.ravel()] = values.ravel()
+    # labels are numbered in raster order of their first pixel: those pixels are where the
+    # label exceeds every label before it (checked; any other numbering takes the slow way)
+    first = np.flatnonzero(flat[1:] > np.maximum.accumulate(flat)[:-1]) + 1
+    first = np.concatenate([[0], first]) if flat.size and flat[0] > 0 else first
+    if first.size == n and np.array_equal(flat[first], np.arange(1, n + 1)):
+        vals[1:] = values.ravel()[first]
+    else:
+        vals[flat] = values.ravel()
     return {"n": n, "sizes": sizes, "values": vals,
             "first": (labels[0].copy(), values[0].astype(np.int64)),
             "last": (labels[-1].copy(), values[-1].astype(np.int64))}
@@ -177,6 +187,18 @@ def _shift(height: int, width: int) -> int:
     return int(4 * height * width).bit_length()
 
 
+def _pair_offsets(width: int, connectivity: int) -> list[tuple[int, int, int, bool]]:
+    """GDAL's neighbour comparisons as flat offsets from a pixel ``p``.
+
+    Each entry is (offset of the first pixel, offset of the second pixel = the
+    event pixel, k, whether ``p`` must not be in the last column).
+    """
+    pairs = [(0, 1, 3, True), (0, width, 0, False)]
+    if connectivity == 8:
+        pairs += [(0, width + 1, 1, True), (1, width, 2, True)]
+    return pairs
+
+
 def strip_candidates(labels: np.ndarray, stitched: dict[str, np.ndarray], *, row0: int,
                      height: int, size: int, connectivity: int = 4
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -191,39 +213,38 @@ def strip_candidates(labels: np.ndarray, stitched: dict[str, np.ndarray], *, row
     shift = _shift(height, w)
     mask = (1 << shift) - 1
     small = (gsize < size) & (gsize > 0)
+    empty = np.empty(0, np.int64)
     if not small.any():
-        return (np.empty(0, np.int64),) * 3
+        return empty, empty, empty
+    flat = labels.ravel()
+    masked = bool((flat == 0).any())
+    base = row0 * w
     best = np.full(gid.size, -1, np.int64)
-    pairs = [((slice(None), slice(None, -1)), (slice(None), slice(1, None)), 0, 1, 3),
-             ((slice(None, -1), slice(None)), (slice(1, None), slice(None)), 1, 0, 0)]
-    if connectivity == 8:
-        pairs += [((slice(None, -1), slice(None, -1)), (slice(1, None), slice(1, None)), 1, 1, 1),
-                  ((slice(None, -1), slice(1, None)), (slice(1, None), slice(None, -1)), 1, 0, 2)]
-    is_small = small[labels]
-    for sa, sb, dr, dc, k in pairs:
-        la, lb = labels[sa], labels[sb]
-        if la.size == 0:
+    for da, db, k, not_last in _pair_offsets(w, connectivity):
+        span = flat.size - db
+        if span <= 0:
             continue
-        cand = (is_small[sa] | is_small[sb]) & (la != lb) & (la > 0) & (lb > 0)
-        r, c = np.nonzero(cand)   # index in the sliced views: the b pixel sits at (r+dr, c+dc)
-        if r.size == 0:
-            continue
-        pa, pb = la[r, c], lb[r, c]
-        # event at the later pixel (b): for the anti-diagonal, b is at (r+1, c)
-        key = (((row0 + r + dr) * w + c + dc) * 4 + k).astype(np.int64)
-        for p, q in ((pa, pb), (pb, pa)):
-            sel = small[p]
-            score = (gsize[q[sel]] << shift) | (mask - key[sel])
-            np.maximum.at(best, p[sel], score)
+        diff = flat[da:da + span] != flat[db:db + span]
+        if not_last:
+            diff.reshape(-1)[w - 1::w] = False      # p in the last column: no such pair
+        p = np.flatnonzero(diff)
+        la, lb = flat[p + da], flat[p + db]
+        key = (p + (base + db)) * 4 + k
+        tie = mask - key
+        for x, y in ((la, lb), (lb, la)):
+            sel = small[x]
+            if masked:
+                sel &= y > 0
+            # events of big polygons go to the unused slot 0 (cheaper than compressing)
+            np.maximum.at(best, np.where(sel, x, 0), (gsize[y] << shift) | tie)
+    best[0] = -1
     local = np.flatnonzero(best >= 0)
     score = best[local]
     key = mask - (score & mask)
-    pix, k = key >> 2, key & 3
-    r, c = pix // w - row0, pix % w
-    ro = r - np.where(k == 3, 0, 1)
-    co = c + np.select([k == 1, k == 2, k == 3], [-1, 1, -1], 0)
-    here, other = labels[r, c], labels[ro, co]
-    q = np.where(here == local, other, here)
+    event = (key >> 2) - base
+    other = event - np.array([w, w + 1, w - 1, 1])[key & 3]
+    here = flat[event]
+    q = np.where(here == local, flat[other], here)
     return gid[local], score, gid[q]
 
 
@@ -289,22 +310,103 @@ def _bounds(height: int, strip_rows: int) -> list[tuple[int, int]]:
     return [(y, min(y + step, height)) for y in range(0, height, step)]
 
 
+class _Strips:
+    """One eager run: the raster, its label and output buffers, the strips' bounds.
+
+    With ``workers > 1`` the buffers live in shared anonymous memory and the
+    per-strip steps run in forked processes (``scipy.ndimage.label`` holds
+    the GIL, so threads would not help); each process works on a contiguous
+    block of strips, and only sizes, edge rows and tables are pickled.
+    """
+
+    def __init__(self, values: np.ndarray, bounds: list[tuple[int, int]], shared: bool,
+                 **options: Any) -> None:
+        self.values, self.bounds, self.options = values, bounds, options
+        self.labels = self._buffer(values.shape, np.int32, shared)
+        self.out = self._buffer(values.shape, values.dtype, shared)
+
+    @staticmethod
+    def _buffer(shape: tuple[int, ...], dtype: Any, shared: bool) -> np.ndarray:
+        if not shared:
+            return np.empty(shape, dtype)
+        nbytes = max(1, int(np.prod(shape)) * np.dtype(dtype).itemsize)
+        return np.frombuffer(mmap.mmap(-1, nbytes), dtype, count=int(np.prod(shape))
+                             ).reshape(shape)
+
+    def label(self, i: int) -> _Summary:
+        a, b = self.bounds[i]
+        values = self.values[a:b]
+        self.labels[a:b] = label_strip(values, nodata=self.options["nodata"],
+                                       connectivity=self.options["connectivity"])
+        return summarise_strip(self.labels[a:b], values)
+
+    def candidates(self, i: int, stitched: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+        a, b = self.bounds[i]
+        return strip_candidates(self.labels[a:b], stitched, row0=a, height=self.values.shape[0],
+                                size=self.options["size"],
+                                connectivity=self.options["connectivity"])
+
+    def apply(self, i: int, table: np.ndarray) -> None:
+        a, b = self.bounds[i]
+        self.out[a:b] = apply_strip(self.values[a:b], self.labels[a:b], table)
+
+
+_RUN: _Strips | None = None      # the run forked workers see
+
+
+def _run_label(i: int) -> _Summary:
+    assert _RUN is not None
+    return _RUN.label(i)
+
+
+def _run_candidates(i: int, stitched: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+    assert _RUN is not None
+    return _RUN.candidates(i, stitched)
+
+
+def _run_apply(i: int, table: np.ndarray) -> None:
+    assert _RUN is not None
+    _RUN.apply(i, table)
+
+
 def sieve_strips(values: np.ndarray, *, size: int, connectivity: int = 4, nodata: Any = None,
-                 strip_rows: int | None = None) -> np.ndarray:
-    """Eager strip engine: :func:`rasterio.features.sieve`'s result, strip by strip."""
+                 strip_rows: int | None = None, workers: int = 1) -> np.ndarray:
+    """Eager strip engine: :func:`rasterio.features.sieve`'s result, strip by strip.
+
+    ``workers`` > 1 runs the per-strip steps in that many forked processes
+    (where the platform can fork); the result does not depend on it.
+    """
+    global _RUN
     height, width = values.shape
     bounds = _bounds(height, strip_rows or height)
-    labels = [label_strip(values[a:b], nodata=nodata, connectivity=connectivity)
-              for a, b in bounds]
-    summaries = [summarise_strip(lab, values[a:b]) for lab, (a, b) in zip(labels, bounds)]
-    stitched = stitch_strips(summaries, connectivity=connectivity)
-    cands = [strip_candidates(lab, st, row0=a, height=height, size=size, connectivity=connectivity)
-             for lab, st, (a, _) in zip(labels, stitched, bounds)]
-    edges = [(s["first"][0], s["last"][0]) for s in summaries]
-    tables = decide(stitched, cands, edges, row0s=[a for a, _ in bounds], height=height,
-                    width=width, size=size, connectivity=connectivity)
-    return np.concatenate([apply_strip(values[a:b], lab, t)
-                           for lab, t, (a, b) in zip(labels, tables, bounds)])
+    workers = min(int(workers), len(bounds))
+    if workers > 1 and "fork" not in multiprocessing.get_all_start_methods():
+        workers = 1
+    run = _Strips(values, bounds, workers > 1, size=size, connectivity=connectivity,
+                  nodata=nodata)
+    strips = range(len(bounds))
+    pool = None
+    if workers > 1:
+        _RUN = run
+        pool = multiprocessing.get_context("fork").Pool(workers)
+    try:
+        chunk = -(-len(bounds) // workers)          # contiguous blocks of strips per process
+        starmap = (lambda f, args: pool.starmap(f, args, chunksize=chunk)) if pool else \
+            (lambda f, args: [f(*a) for a in args])
+        summaries = starmap(_run_label if pool else run.label, [(i,) for i in strips])
+        stitched = stitch_strips(summaries, connectivity=connectivity)
+        cands = starmap(_run_candidates if pool else run.candidates,
+                        [(i, stitched[i]) for i in strips])
+        edges = [_edges(s) for s in summaries]
+        tables = decide(stitched, cands, edges, row0s=[a for a, _ in bounds], height=height,
+                        width=width, size=size, connectivity=connectivity)
+        starmap(_run_apply if pool else run.apply, [(i, tables[i]) for i in strips])
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+        _RUN = None
+    return np.array(run.out) if workers > 1 else run.out
 
 
 def _edges(summary: _Summary) -> tuple[np.ndarray, np.ndarray]:

@@ -143,9 +143,24 @@ def test_sieve__engines_agree_eager_and_lazy():
         flood.sieve(levels, size=6, connectivity=8).values)
 
 
+def test_sieve_strips__forked_workers_same_result():
+    rng = np.random.default_rng(9)
+    values = rng.integers(0, 3, (90, 61)).astype(np.uint8)
+    values[rng.random(values.shape) < 0.05] = 255
+    ref = gdal(values, 7, 4, 255)
+    for workers in (2, 3):
+        out = sieve_strips(values, size=7, nodata=255, strip_rows=8, workers=workers)
+        np.testing.assert_array_equal(out, ref)
+    levels = xr.DataArray(values, dims=("y", "x")).rio.write_nodata(255)
+    np.testing.assert_array_equal(
+        flood.sieve(levels, size=7, engine="strips", strip_rows=16, workers=2).values, ref)
+
+
 def test_sieve__bad_engine_or_strip_rows_refused():
     levels = xr.DataArray(np.zeros((3, 3), np.uint8), dims=("y", "x"))
     with pytest.raises(RasterError, match="engine"):
         flood.sieve(levels, engine="fast")
     with pytest.raises(RasterError, match="strip_rows"):
         flood.sieve(levels, engine="strips", strip_rows=0)
+    with pytest.raises(RasterError, match="workers"):
+        flood.sieve(levels, engine="strips", workers=0)
