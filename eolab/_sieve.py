@@ -42,7 +42,14 @@ small, serial "stitch" steps between three parallel per-strip steps:
 * :func:`apply_strip` writes the strip's values.
 
 The big label arrays never leave their strip, so the same functions form a
-dask graph that runs on a ``dask.distributed`` cluster (:func:`sieve_dask`).
+dask graph that runs on a ``dask.distributed`` cluster (:func:`sieve_dask`);
+eagerly, :func:`sieve_strips` runs the per-strip steps in forked processes.
+
+Cost: on a 5490 x 5490 byte tile with 3.6 million polygons the steps take
+about 4.5 s of CPU against 2.5 s for GDAL's sieve, 2 s of it in
+``ndimage.label`` on the doubled grid (it holds the GIL). So the strip engine
+pays off on a cluster or on many cores, not on two: :func:`eolab.flood.sieve`
+keeps GDAL as the eager default.
 Private module: the public entry point is :func:`eolab.flood.sieve`.
 """
 
@@ -63,6 +70,17 @@ __all__ = ["label_strip", "summarise_strip", "stitch_strips", "strip_candidates"
            "apply_strip", "sieve_strips", "sieve_dask"]
 
 _Summary = dict[str, Any]
+
+
+def _aligned(array: np.ndarray) -> np.ndarray:
+    """``array`` aligned and with numpy's own dtype instance.
+
+    An unpickled array (from a worker process or a dask worker) carries an
+    equal but distinct dtype object, which sends ``np.maximum.at`` down a
+    generic path some 30 times slower.
+    """
+    array = np.require(array, requirements="A")
+    return array.view(array.dtype.type)
 
 
 def _valid(values: np.ndarray, nodata: Any) -> np.ndarray | None:
@@ -151,6 +169,9 @@ def stitch_strips(summaries: Sequence[_Summary], *, connectivity: int = 4
     size of its global polygon), then one dict of the arrays ``size`` and
     ``value`` indexed by global id.
     """
+    summaries = [{"n": s["n"], "sizes": _aligned(s["sizes"]), "values": _aligned(s["values"]),
+                  "first": tuple(map(_aligned, s["first"])),
+                  "last": tuple(map(_aligned, s["last"]))} for s in summaries]
     offsets = np.cumsum([0] + [s["n"] + 1 for s in summaries])
     total = int(offsets[-1])
     a_all, b_all = [], []
@@ -209,7 +230,7 @@ def strip_candidates(labels: np.ndarray, stitched: dict[str, np.ndarray], *, row
     event) and the global id of that neighbour.
     """
     h, w = labels.shape
-    gid, gsize = stitched["gid"], stitched["gsize"]
+    gid, gsize = _aligned(stitched["gid"]), _aligned(stitched["gsize"])
     shift = _shift(height, w)
     mask = (1 << shift) - 1
     small = (gsize < size) & (gsize > 0)
@@ -263,7 +284,8 @@ def decide(stitched: Sequence[dict[str, np.ndarray]], candidates: Sequence[tuple
     shift = _shift(height, width)
     mask = (1 << shift) - 1
     small = (gsize < size) & (gsize > 0)
-    ps, ss, qs = [list(x) for x in zip(*candidates)] if candidates else ([], [], [])
+    ps, ss, qs = ([[_aligned(a) for a in x] for x in zip(*candidates)] if candidates
+                  else ([], [], []))
     for i in range(len(stitched) - 1):
         top = stitched[i]["gid"][summaries_edges[i][1]]
         bottom = stitched[i + 1]["gid"][summaries_edges[i + 1][0]]
@@ -301,7 +323,7 @@ def decide(stitched: Sequence[dict[str, np.ndarray]], candidates: Sequence[tuple
 
 def apply_strip(values: np.ndarray, labels: np.ndarray, table: np.ndarray) -> np.ndarray:
     """The strip's sieved values: its polygons' new values, masked pixels unchanged."""
-    out = table[labels].astype(values.dtype)
+    out = _aligned(table)[labels].astype(values.dtype)
     return np.where(labels > 0, out, values)
 
 
