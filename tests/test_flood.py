@@ -23,6 +23,7 @@ from shapely.geometry import Polygon, box
 from eolab import flood
 from eolab._polygonize import repair_polygons
 from eolab.errors import CRSError, OutputError, RasterError
+from eolab.io._shapefile import write_polygons
 
 UTM = "EPSG:32756"
 PIXEL = 20.0
@@ -397,6 +398,41 @@ def test_write_vectors__round_trip_shapefile_and_geopackage(tmp_path):
     assert {p.name for p in tmp_path.iterdir()} == {
         "flood_mask.shp", "flood_mask.shx", "flood_mask.dbf", "flood_mask.prj",
         "flood_mask.cpg", "flood_mask.gpkg"}
+
+
+@pytest.mark.parametrize("case", ["flood", "holes_multi_and_orientation", "negative_int16"])
+def test_write_vectors__shapefile_bytes_equal_gdal(tmp_path, case):
+    gdf = flood.polygonize(grid(random_levels(4, shape=(50, 60), levels=6)))
+    if case == "holes_multi_and_orientation":
+        ring = [(290000, 6279000), (290000, 6279100), (290100, 6279100), (290100, 6279000)]
+        hole = [(290020, 6279020), (290040, 6279020), (290040, 6279040), (290020, 6279040)]
+        gdf.loc[0, "geometry"] = Polygon(ring[::-1], [hole])      # both rings turned wrong
+        gdf.loc[1, "geometry"] = shapely.MultiPolygon([box(290000, 6279000, 290010, 6279010),
+                                                       Polygon(ring)])
+    if case == "negative_int16":
+        gdf["floodLevel"] = (-gdf["floodLevel"] * 1000).astype(np.int16)
+        gdf["other"] = np.arange(len(gdf), dtype=np.uint8)
+    assert write_polygons(gdf, tmp_path / "direct.shp")       # the vectorised writer
+    flood.write_vectors(gdf, tmp_path / "ours", "f", formats=("shp",))
+    gdf.to_file(tmp_path / "gdal.shp", engine="pyogrio")
+    for ext in (".shp", ".shx", ".dbf", ".prj", ".cpg"):
+        ours, ref = ((path / f"{stem}{ext}").read_bytes()
+                     for path, stem in ((tmp_path / "ours", "f"), (tmp_path, "gdal")))
+        if ext == ".dbf":       # bytes 1-3: the date of writing
+            ours, ref = ours[:1] + ours[4:], ref[:1] + ref[4:]
+        assert ours == ref, ext
+    back = gpd.read_file(tmp_path / "ours" / "f.shp")
+    assert shapely.equals(back.geometry.values, gdf.geometry.values).all()
+
+
+def test_write_vectors__shapefile_of_other_fields_through_gdal(tmp_path):
+    gdf = polygons()
+    gdf["name"] = "flood"
+    gdf["share"] = 0.5
+    flood.write_vectors(gdf, tmp_path, "f", formats=("shp",))
+    back = gpd.read_file(tmp_path / "f.shp")
+    assert list(back["name"]) == ["flood"] * len(gdf) and (back["share"] == 0.5).all()
+    assert not write_polygons(gdf, tmp_path / "direct.shp")    # left to GDAL
 
 
 def test_write_vectors__existing_output_refused_then_overwritten(tmp_path):
