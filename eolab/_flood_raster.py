@@ -14,7 +14,7 @@ import rasterio.features
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
-from eolab._sieve import sieve_dask, sieve_strips
+from eolab._sieve_run import sieve_dask, sieve_strips
 from eolab.errors import RasterError
 
 __all__ = ["FLOOD_FIELD", "LEVEL_NODATA", "FLOOD_CLASS", "MASKED_CLASS", "NODATA_CLASS",
@@ -147,7 +147,7 @@ def sieve(levels: xr.DataArray, *, size: int = 10, connectivity: int = 4, engine
     engine
         ``"gdal"``: :func:`rasterio.features.sieve` on the whole band, eager.
         ``"strips"``: the same result computed strip by strip
-        (:func:`eolab._sieve.sieve_strips`); on a dask-backed raster it is a
+        (:func:`eolab._sieve_run.sieve_strips`); on a dask-backed raster it is a
         lazy graph (label, stitch, decide and apply tasks per row strip) that
         runs on any dask scheduler, ``dask.distributed`` included.
         ``"auto"`` (default): ``"strips"`` for dask-backed rasters, else

@@ -56,7 +56,7 @@ def test_flood_chain__lazy_on_local_cluster_equals_eager(samples_dir: Path, clie
     ran = {(t["key"][0] if isinstance(t["key"], tuple) else t["key"]).split("-")[0]: t["worker"]
            for t in stream.data}
     for step in ("label_strip", "summarise_strip", "stitch_strips", "strip_candidates",
-                 "_decide_all", "apply_strip"):
+                 "decide", "apply_strip"):
         assert ran.get(step) in workers, f"{step} did not run on the cluster"
     lazy = flood.polygonize(kept)
 

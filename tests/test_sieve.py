@@ -11,7 +11,7 @@ import rasterio.features
 import xarray as xr
 
 from eolab import flood
-from eolab._sieve import sieve_strips
+from eolab._sieve_run import sieve_strips
 from eolab.errors import RasterError
 
 
