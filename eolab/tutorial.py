@@ -146,9 +146,11 @@ def _step_flood_mask(samples: Path, outdir: Path) -> list[Path]:
     if truth.exists():
         import rioxarray
 
+        from eolab.io.rasters import match_grid
+
         classes_da = rioxarray.open_rasterio(classes).isel(band=0, drop=True)
-        reference = rioxarray.open_rasterio(truth).isel(band=0, drop=True).reindex_like(
-            classes_da, method="nearest", tolerance=1.0)
+        reference = match_grid(rioxarray.open_rasterio(truth).isel(band=0, drop=True),
+                               classes_da)
         scores = flood.accuracy(extent, reference == 1, ignore=classes_da >= 254)
         print(f"  vs. the simulated truth (clear pixels): IoU {scores['iou']:.3f}, "
               f"F1 {scores['f1']:.3f}")

@@ -3,8 +3,8 @@ import pytest
 import rasterio
 import xarray as xr
 
-from eolab.errors import CRSError
-from eolab.io.rasters import atomic_outputs, write_geotiff
+from eolab.errors import CRSError, RasterError
+from eolab.io.rasters import atomic_outputs, match_grid, write_geotiff
 
 
 def _grid(values, crs="EPSG:32756"):
@@ -64,3 +64,44 @@ def test_atomic_outputs__files_get_the_usual_mode(tmp_path):
         os.umask(mask)
     assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o644
     assert (tmp_path / "b.tif").stat().st_mode & 0o777 == 0o644
+
+
+def _grid_at(values, x0=500_000.0, y0=6_300_000.0, res=20.0, crs="EPSG:32756"):
+    values = np.asarray(values)
+    ys = y0 - res * (np.arange(values.shape[0]) + 0.5)
+    xs = x0 + res * (np.arange(values.shape[1]) + 0.5)
+    da = xr.DataArray(values, dims=("y", "x"), coords={"y": ys, "x": xs})
+    return da.rio.write_crs(crs)
+
+
+def test_match_grid__crops_and_pads_without_resampling():
+    truth = _grid_at(np.arange(20, dtype=np.uint8).reshape(5, 4))          # one row more
+    like = _grid_at(np.zeros((4, 5), np.float32), x0=500_020.0)           # shifted a column
+    out = match_grid(truth, like)
+    assert out.shape == (4, 5)
+    np.testing.assert_array_equal(out.x, like.x)
+    np.testing.assert_array_equal(out.y, like.y)
+    expected = np.zeros((4, 5), np.uint8)
+    expected[:, :3] = np.arange(20).reshape(5, 4)[:4, 1:]
+    np.testing.assert_array_equal(out.values, expected)
+    assert out.dtype == np.uint8 and out.rio.crs == like.rio.crs
+
+
+def test_match_grid__bool_and_float_fill():
+    like = _grid_at(np.zeros((3, 3)), x0=500_020.0)
+    flags = match_grid(_grid_at(np.ones((3, 3), bool)), like)
+    assert flags.dtype == bool and flags.values[:, 2].tolist() == [False] * 3
+    floats = match_grid(_grid_at(np.ones((3, 3), np.float32)), like)
+    assert np.isnan(floats.values[:, 2]).all() and np.isfinite(floats.values[:, :2]).all()
+
+
+def test_match_grid__refuses_what_needs_resampling():
+    base = _grid_at(np.zeros((3, 3)))
+    with pytest.raises(RasterError, match="offset by 0.500"):
+        match_grid(_grid_at(np.zeros((3, 3)), x0=500_010.0), base)
+    with pytest.raises(RasterError, match="pixel sizes differ"):
+        match_grid(_grid_at(np.zeros((3, 3)), res=10.0), base)
+    with pytest.raises(CRSError, match="different CRSs"):
+        match_grid(_grid_at(np.zeros((3, 3)), crs="EPSG:32755"), base)
+    with pytest.raises(RasterError, match="do not overlap"):
+        match_grid(_grid_at(np.zeros((3, 3)), x0=600_000.0), base)

@@ -22,14 +22,77 @@ import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 from rasterio.enums import Resampling
 
-from eolab.errors import CRSError, OutputError
+from eolab.errors import CRSError, OutputError, RasterError
 
-__all__ = ["write_geotiff", "atomic_path", "atomic_outputs", "transform_of"]
+__all__ = ["write_geotiff", "atomic_path", "atomic_outputs", "transform_of", "match_grid"]
 
 
 def transform_of(da: xr.DataArray | xr.Dataset) -> rasterio.Affine:
     """Affine transform of a regular (y, x) grid from its coordinates."""
     return da.rio.transform(recalc=True)
+
+
+def match_grid(raster: xr.DataArray, like: xr.DataArray, *, fill: Any = None,
+               tolerance: float = 0.01) -> xr.DataArray:
+    """``raster`` cropped or padded onto the grid of ``like``, without resampling.
+
+    For two rasters of one CRS and pixel size whose pixel centres coincide
+    but whose extents differ, e.g. a truth raster of the whole scene (1725
+    rows) and an output clipped to the AOI (1724 rows). Every pixel keeps its
+    value; pixels of ``like`` outside ``raster`` get ``fill``.
+
+    Parameters
+    ----------
+    raster, like
+        DataArrays with ``x``/``y`` coordinates (a ``band`` dimension of
+        ``raster`` is kept).
+    fill
+        Value for pixels outside ``raster`` (default: its no-data value,
+        else NaN for floats and 0 for integers and booleans).
+    tolerance
+        Largest allowed misalignment of pixel centres, in pixels.
+
+    Raises
+    ------
+    CRSError
+        The CRSs differ (reproject first: ``raster.rio.reproject_match(like)``).
+    RasterError
+        Pixel sizes differ or the pixel centres do not coincide, or the
+        rasters do not overlap at all.
+    """
+    for da, what in ((raster, "raster"), (like, "like")):
+        if not {"x", "y"} <= set(da.dims):
+            raise RasterError(f"{what} needs x and y dimensions, got {da.dims}")
+    crs_a, crs_b = raster.rio.crs, like.rio.crs
+    if crs_a is not None and crs_b is not None and crs_a != crs_b:
+        raise CRSError(f"the rasters are in different CRSs ({crs_a} and {crs_b}); resample "
+                       "with raster.rio.reproject_match(like) instead")
+    res_a, res_b = raster.rio.resolution(), like.rio.resolution()
+    if not np.allclose(res_a, res_b, rtol=1e-6, atol=0):
+        raise RasterError(f"pixel sizes differ ({res_a} and {res_b}); resample with "
+                          "raster.rio.reproject_match(like) instead")
+    step = np.abs(np.asarray(res_b, dtype=float))
+    for dim, size in (("x", step[0]), ("y", step[1])):
+        offset = (float(raster[dim][0]) - float(like[dim][0])) / size
+        if abs(offset - round(offset)) > tolerance:
+            raise RasterError(f"pixel centres along {dim} are offset by {offset % 1:.3f} "
+                              "pixels; resample with raster.rio.reproject_match(like)")
+    inside = raster.x.min() <= like.x.max() and raster.x.max() >= like.x.min() \
+        and raster.y.min() <= like.y.max() and raster.y.max() >= like.y.min()
+    if not bool(inside):
+        raise RasterError("the rasters do not overlap")
+    if fill is None:
+        nodata = raster.rio.nodata
+        fill = nodata if nodata is not None else (
+            np.nan if raster.dtype.kind == "f" else False if raster.dtype == bool else 0)
+    out = raster.reindex(x=like.x, y=like.y, method="nearest",
+                         tolerance=tolerance * float(step.min()), fill_value=fill)
+    if raster.dtype.kind in "biu" and np.can_cast(np.min_scalar_type(fill), raster.dtype):
+        out = out.astype(raster.dtype)
+    out = out.assign_coords(x=like.x, y=like.y)
+    if crs_a is not None:
+        out = out.rio.write_crs(crs_a)
+    return out
 
 
 def _default_file_mode() -> int:
