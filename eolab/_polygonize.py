@@ -27,8 +27,9 @@ applies the geotransform.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import shapely
@@ -123,14 +124,16 @@ def _rings(succ: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ring, (length - dist) % length
 
 
-def trace_regions(labels: np.ndarray, *, connectivity: int = 4,
-                  row_offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def trace_regions(labels: np.ndarray, *, connectivity: int = 4, row_offset: int = 0,
+                  transform: Sequence[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Polygons of the regions of ``labels`` (0 = no region), in raster order.
 
     Returns the polygons (pixel-corner coordinates, ``y`` shifted by
-    ``row_offset``; rings may touch themselves, see :func:`repair_polygons`)
-    and their values.
+    ``row_offset``, then mapped by the affine ``transform`` coefficients
+    ``a, b, c, d, e, f`` if given; rings may touch themselves, see
+    :func:`repair_polygons`) and their values.
     """
+    world = _affine(transform)
     height, width = labels.shape
     xs, ys, d_in, d_out, values = _corners(labels, connectivity)
     if xs.size == 0:
@@ -145,7 +148,7 @@ def trace_regions(labels: np.ndarray, *, connectivity: int = 4,
     nxt = np.arange(1, x.size + 1)
     nxt[np.r_[starts[1:] - 1, x.size - 1]] = starts
     area2 = np.add.reduceat(x * y[nxt] - x[nxt] * y, starts)   # > 0: shell, < 0: hole
-    rings = shapely.linearrings(np.column_stack([x, y]), indices=ring_no)
+    rings = shapely.linearrings(world(np.column_stack([x, y])), indices=ring_no)
     heads = order[starts]
     ring_values = values[heads]
     shell = area2 > 0
@@ -160,8 +163,8 @@ def trace_regions(labels: np.ndarray, *, connectivity: int = 4,
         big = (hi_x - lo_x >= 3) & (hi_y - lo_y >= 3)
         owner_big = owner[big[owner]]
         shells = shapely.polygons(rings[owner_big])
-        points = shapely.points(np.column_stack([x[starts[holes]], y[starts[holes]]])
-                                + _LEFT_PIXEL[d_in[heads[holes]]])
+        points = shapely.points(world(np.column_stack([x[starts[holes]], y[starts[holes]]])
+                                      + _LEFT_PIXEL[d_in[heads[holes]]]))
         hole_i, shell_k = shapely.STRtree(shells).query(points, predicate="within")
         shell_k = np.flatnonzero(big[owner])[shell_k]      # back to polygon numbers
         same = ring_values[holes[hole_i]] == ring_values[owner[shell_k]]
@@ -213,9 +216,11 @@ def _seam_pairs(upper: np.ndarray, lower: np.ndarray,
     return first_up[both[:, 0]], first_lo[both[:, 1]]
 
 
-def _piece_at(geoms: np.ndarray, ids: np.ndarray, cols: np.ndarray, y: float) -> np.ndarray:
+def _piece_at(geoms: np.ndarray, ids: np.ndarray, cols: np.ndarray, y: float,
+              world: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     """Index (into ``ids``' numbering) of the piece holding each pixel centre (col, y)."""
-    pts = shapely.points(cols + 0.5, np.full(cols.size, y))
+    xy = world(np.column_stack([cols + 0.5, np.full(cols.size, y)]))
+    pts = shapely.points(xy)
     tree = shapely.STRtree(geoms[ids])
     p_i, g_i = tree.query(pts, predicate="intersects")
     found = np.full(cols.size, -1, dtype=np.int64)
@@ -223,6 +228,15 @@ def _piece_at(geoms: np.ndarray, ids: np.ndarray, cols: np.ndarray, y: float) ->
     if (found < 0).any():
         raise RuntimeError("polygonize: a seam pixel lies in no polygon")
     return found
+
+
+def _affine(transform: Sequence[float] | None) -> Callable[[np.ndarray], np.ndarray]:
+    """(x, y) pixel corners to map coordinates: ``x' = a x + b y + c``, ``y' = d x + e y + f``."""
+    if transform is None:
+        return lambda xy: xy
+    a, b, c, d, e, f = (float(v) for v in transform[:6])
+    return lambda xy: np.column_stack([a * xy[:, 0] + b * xy[:, 1] + c,
+                                       d * xy[:, 0] + e * xy[:, 1] + f])
 
 
 def polygonize_strips(
@@ -233,19 +247,33 @@ def polygonize_strips(
     connectivity: int = 4,
     engine: str = "numpy",
     workers: int = 1,
+    transform: Sequence[float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Polygons of all regions of a raster read strip by strip, whole across seams.
 
     ``read(y0, y1)`` returns rows ``y0:y1`` as a 2-D integer array (0 = no
-    region). Returns polygons in pixel-corner coordinates and their values.
+    region). Returns valid polygons (see :func:`repair_polygons`) and their
+    values, in pixel-corner coordinates or, with ``transform`` (the affine
+    coefficients ``a, b, c, d, e, f``), in map coordinates. Each strip is
+    traced, repaired and (when the transform has no rotation) transformed in
+    its own thread; pieces of a region cut by seams are then unioned.
     """
-    trace = trace_regions if engine == "numpy" else _trace_gdal
     bounds = [(y0, min(y0 + strip_rows, height)) for y0 in range(0, height, strip_rows)]
+    world = _affine(transform)
+    # Without rotation a pixel row stays a map row, so seams are found in map coordinates
+    # and the numpy tracer writes map coordinates at once.
+    early = transform is None or (engine == "numpy" and float(transform[1]) == 0
+                                  and float(transform[3]) == 0)
+    flip = transform is not None and early and float(transform[4]) < 0
 
     def one(span: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         strip = np.ascontiguousarray(read(*span))
-        geoms, values = trace(strip, connectivity=connectivity, row_offset=span[0])
-        return geoms, values, strip[0].copy(), strip[-1].copy()
+        if engine == "numpy":
+            geoms, values = trace_regions(strip, connectivity=connectivity, row_offset=span[0],
+                                          transform=transform if early else None)
+        else:
+            geoms, values = _trace_gdal(strip, connectivity=connectivity, row_offset=span[0])
+        return repair_polygons(geoms), values, strip[0].copy(), strip[-1].copy()
 
     if workers > 1 and len(bounds) > 1:
         with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -254,20 +282,33 @@ def polygonize_strips(
         results = [one(b) for b in bounds]
     geoms = np.concatenate([r[0] for r in results]) if results else np.empty(0, object)
     values = np.concatenate([r[1] for r in results]) if results else np.empty(0, np.int64)
-    if len(results) < 2 or geoms.size == 0:
-        return geoms, values
+    if len(results) > 1 and geoms.size:
+        geoms, values = _stitch(geoms, values, results, bounds, connectivity,
+                                world if early else _affine(None), flip)
+    if not early:
+        geoms = shapely.transform(geoms, world)
+    return geoms, values
+
+
+def _stitch(geoms: np.ndarray, values: np.ndarray, results: list[Any],
+            bounds: list[tuple[int, int]], connectivity: int,
+            world: Callable[[np.ndarray], np.ndarray], flip: bool
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Union the pieces of regions cut by strip seams (see :func:`polygonize_strips`)."""
     offsets = np.cumsum([0] + [r[0].size for r in results])
-    miny, maxy = shapely.bounds(geoms)[:, 1], shapely.bounds(geoms)[:, 3]
+    box = shapely.bounds(geoms)
+    top, bottom = (box[:, 3], box[:, 1]) if flip else (box[:, 1], box[:, 3])
     links = []
     for k in range(1, len(results)):
         seam = bounds[k][0]
+        seam_y = world(np.array([[0.0, float(seam)]]))[0, 1]
         col_up, col_lo = _seam_pairs(results[k - 1][3], results[k][2], connectivity)
         if col_up.size == 0:
             continue
         up_ids = np.arange(offsets[k - 1], offsets[k])
         lo_ids = np.arange(offsets[k], offsets[k + 1])
-        up = _piece_at(geoms, up_ids[maxy[up_ids] == seam], col_up, seam - 0.5)
-        lo = _piece_at(geoms, lo_ids[miny[lo_ids] == seam], col_lo, seam + 0.5)
+        up = _piece_at(geoms, up_ids[bottom[up_ids] == seam_y], col_up, seam - 0.5, world)
+        lo = _piece_at(geoms, lo_ids[top[lo_ids] == seam_y], col_lo, seam + 0.5, world)
         links.append(np.column_stack([up, lo]))
     if not links:
         return geoms, values
@@ -279,7 +320,7 @@ def polygonize_strips(
     sizes = np.bincount(group)
     merged = geoms[first].copy()
     for g in np.flatnonzero(sizes > 1):
-        merged[g] = shapely.union_all(repair_polygons(geoms[group == g]))
+        merged[g] = repair_polygons(np.array([shapely.union_all(geoms[group == g])]))[0]
     order = np.argsort(first)
     return merged[order], values[first][order]
 

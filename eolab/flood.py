@@ -58,7 +58,7 @@ from eolab._flood_raster import (
     threshold_levels,
 )
 from eolab._flood_stats import accuracy, equal_area_crs, flood_area, rasterize_like
-from eolab._polygonize import polygonize_strips, repair_polygons
+from eolab._polygonize import polygonize_strips
 from eolab.errors import CRSError, RasterError
 from eolab.io.rasters import transform_of
 from eolab.io.vectors import to_epsg4326, write_vectors
@@ -132,12 +132,7 @@ def polygonize(
 
     geoms, values = polygonize_strips(read, height, strip_rows=max(1, int(rows)),
                                       connectivity=connectivity, engine=engine,
-                                      workers=_workers(workers))
-    a, b, c, d, e, f = transform.a, transform.b, transform.c, transform.d, transform.e, \
-        transform.f
-    geoms = repair_polygons(geoms)
-    geoms = shapely.transform(geoms, lambda xy: np.column_stack(
-        [a * xy[:, 0] + b * xy[:, 1] + c, d * xy[:, 0] + e * xy[:, 1] + f]))
+                                      workers=_workers(workers), transform=tuple(transform)[:6])
     keep = ~shapely.is_empty(geoms)
     dtype = np.int32 if np.can_cast(levels.dtype, np.int32) else np.int64
     return gpd.GeoDataFrame({field: values[keep].astype(dtype)}, geometry=geoms[keep],
