@@ -138,9 +138,11 @@ def class_arrays(magnitude: np.ndarray, direction: np.ndarray, masked: np.ndarra
         changed, _ = class_rules(xr.DataArray(direction[rows], dims=dims),
                                  {n: xr.DataArray(c[rows], dims=dims)
                                   for n, c in zip(names, comps, strict=True)})
-        classes = np.where(mag >= threshold, changed.values, 0)
-        fill = np.where(masked[rows], MASKED, NO_DATA)
-        out[rows] = np.where(~np.isnan(mag), classes, fill)
+        part = out[rows]
+        part[...] = changed.values                     # classes 1-5
+        part[~(mag >= threshold)] = 0
+        missing = np.isnan(mag)
+        part[missing] = np.where(masked[rows][missing], MASKED, NO_DATA)
 
     if magnitude.ndim == 0:
         strip(slice(None))
