@@ -45,9 +45,13 @@ _LAZY = {
     "classify": "eolab.change",
     "auto_threshold": "eolab.change",
     "threshold_histogram": "eolab.change",
+    "match_grid": "eolab.io.rasters",
+    "water_index": "eolab.water",
+    "water_mask": "eolab.water",
+    "flood_change_mask": "eolab.water",
 }
 _SUBMODULES = ("maps", "samples", "io", "composites", "plotting", "tutorial", "aoi", "errors",
-               "change", "flood", "workflows")
+               "change", "flood", "workflows", "water", "validation")
 
 
 def __getattr__(name: str) -> Any:

@@ -35,7 +35,7 @@ import numpy as np
 import xarray as xr
 
 __all__ = ["BRIGHTENING_MAX_DEG", "CHANGE_CLASSES", "CHANGE_COLORS", "FLAG_MEANINGS", "MASKED",
-           "NO_DATA", "class_rules"]
+           "NO_DATA", "class_rules", "has_flood_rule"]
 
 #: S2-CD class codes of :func:`eolab.change.classify`.
 CHANGE_CLASSES: dict[int, str] = {
@@ -70,6 +70,11 @@ _GREEN, _RED, _NIR, _SWIR = ("B03",), ("B04",), ("B08", "B8A"), ("B11", "B12")
 
 def _pick(comps: dict[str, xr.DataArray], names: tuple[str, ...]) -> xr.DataArray | None:
     return next((comps[n] for n in names if n in comps), None)
+
+
+def has_flood_rule(comps: dict[str, xr.DataArray]) -> bool:
+    """Whether the components name a green and a NIR band, so class 1 can be told apart."""
+    return _pick(comps, _GREEN) is not None and _pick(comps, _NIR) is not None
 
 
 def class_rules(direction: xr.DataArray, comps: dict[str, xr.DataArray]
