@@ -84,8 +84,10 @@ def cva_block(before: Sequence[np.ndarray], after: Sequence[np.ndarray],
         np.divide(total, scale, out=total)
         np.clip(total, -1.0, 1.0, out=total)
         direction = out["direction"]
-        np.degrees(np.arccos(total), out=direction)
-        direction[~(magnitude > 0)] = np.nan
+        changed = magnitude > 0                   # arccos (slow) only where it is kept
+        direction.fill(np.nan)
+        np.arccos(total, out=direction, where=changed)
+        np.degrees(direction, out=direction, where=changed)
     for d in deltas:
         d[invalid] = np.nan
     return clear
