@@ -133,21 +133,23 @@ def class_arrays(magnitude: np.ndarray, direction: np.ndarray, masked: np.ndarra
     ``comps`` are the signed components of the bands ``names`` (canonical).
     """
     out = np.empty(magnitude.shape, np.uint8)
-    dims = [f"dim_{i}" for i in range(magnitude.ndim)]
 
     def strip(rows: slice) -> None:
         mag = magnitude[rows]
-        changed, _ = class_rules(xr.DataArray(direction[rows], dims=dims),
-                                 {n: xr.DataArray(c[rows], dims=dims)
-                                  for n, c in zip(names, comps, strict=True)})
         part = out[rows]
-        part[...] = changed.values                     # classes 1-5
-        part[~(mag >= threshold)] = 0
+        part[...] = 0
+        # The rules are elementwise: apply them to the changed pixels only, as a 1-D array.
+        changed = mag >= threshold
+        if changed.any():
+            classes, _ = class_rules(xr.DataArray(direction[rows][changed], dims="pixel"),
+                                     {n: xr.DataArray(c[rows][changed], dims="pixel")
+                                      for n, c in zip(names, comps, strict=True)})
+            part[changed] = classes.values             # classes 1-5
         missing = np.isnan(mag)
         part[missing] = np.where(masked[rows][missing], MASKED, NO_DATA)
 
     if magnitude.ndim == 0:
-        strip(slice(None))
+        strip(Ellipsis)  # type: ignore[arg-type]
     elif magnitude.size:
         for_strips(strip, magnitude.shape[0],
                    magnitude.shape[1] if magnitude.ndim > 1 else 1, threads=threads)
