@@ -20,7 +20,7 @@ import xarray as xr
 
 from eolab._change_rules import MASKED, NO_DATA, class_rules
 
-__all__ = ["cva_block", "cva_arrays", "class_arrays", "for_strips", "STRIP_PIXELS"]
+__all__ = ["STRIP_PIXELS", "class_arrays", "cva_arrays", "cva_block", "for_strips"]
 
 STRIP_PIXELS = 1 << 19      #: pixels of a strip: its temporaries stay in the CPU caches
 

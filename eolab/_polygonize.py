@@ -36,7 +36,7 @@ import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-__all__ = ["trace_regions", "polygonize_strips", "repair_polygons"]
+__all__ = ["polygonize_strips", "repair_polygons", "trace_regions"]
 
 # For an arrival direction (0 E, 1 S, 2 W, 3 N; y grows downwards, the region
 # lies on the right of the boundary), the 2 x 2 block around the vertex seen

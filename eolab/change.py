@@ -35,7 +35,6 @@ from eolab._change_rules import (
     CHANGE_CLASSES,
     CHANGE_COLORS,
     FLAG_MEANINGS,
-    MASKED,
     NO_DATA,
     class_rules,
 )
@@ -190,7 +189,8 @@ def cva(before: xr.Dataset, after: xr.Dataset, *, bands: Sequence[str] | str | N
               "nodata": list(_SCL_NODATA), "threads": not lazy, "flags": flags}
     magnitude, direction, masked, *comps = xr.apply_ufunc(
         cva_arrays, *inputs, kwargs=kwargs, dask="parallelized",
-        output_core_dims=[()] * (3 + len(pairs)), output_dtypes=[np.float32, np.float32, bool] + [np.float32] * len(pairs))
+        output_core_dims=[()] * (3 + len(pairs)),
+        output_dtypes=[np.float32, np.float32, bool] + [np.float32] * len(pairs))
     if use_scl:
         if lazy:   # reads SCL only
             cloud_b, nodata_b = _scl_flags(b[_SCL])

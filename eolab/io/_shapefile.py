@@ -195,7 +195,7 @@ def _dbf(fields: list[tuple[str, np.ndarray]], n: int) -> bytes:
 
 
 def write_polygons(gdf: Any, path: Path) -> bool:
-    """Write ``gdf`` as the Shapefile ``path`` (``.shp``) and its sidecars; ``False`` if unsupported.
+    """Write ``gdf`` as the Shapefile ``path`` (``.shp``) and sidecars; ``False`` if unsupported.
 
     Supported: at least one row, every geometry a non-empty 2-D Polygon or
     MultiPolygon, integer columns (8- or 16-bit, or 32-bit values of at most
@@ -212,7 +212,9 @@ def write_polygons(gdf: Any, path: Path) -> bool:
     try:
         prj = gdf.crs.to_wkt("WKT1_ESRI")
         shp, shx = _shp_shx(geoms)
-    except Exception:   # no ESRI WKT, or too large: GDAL decides
+    except (ValueError, OverflowError, RuntimeError):   # no ESRI WKT, too large: GDAL decides
+        return False
+    if not prj:
         return False
     path = Path(path)
     path.write_bytes(shp)
