@@ -86,7 +86,8 @@ def polygonize(
     ----------
     levels
         Integer (y, x) raster with a CRS; 0 and the no-data value are not
-        polygonized. Dask-backed rasters are read one strip at a time.
+        polygonized. Dask-backed rasters are computed once (``persist``), then
+        traced one strip at a time.
     field
         Name of the value column.
     connectivity
@@ -123,6 +124,10 @@ def polygonize(
     transform = transform_of(levels)
     nodata = _nodata(levels)
     rows = strip_rows or max(64, (1 << 22) // max(width, 1))
+    if levels.chunks is not None:
+        # Strips are read one by one: computed once (kept on the workers with a
+        # dask.distributed client), so a lazy sieve behind them does not run per strip.
+        levels = levels.persist()
 
     def read(y0: int, y1: int) -> np.ndarray:
         strip = np.array(levels.isel(y=slice(y0, y1)).values)
