@@ -65,8 +65,12 @@ def _cut_to_common(a: xr.Dataset, b: xr.Dataset) -> tuple[xr.Dataset, xr.Dataset
     sel_a, sel_b = {}, {}
     for dim in ("y", "x"):
         step = _spacing(a, dim) or 1.0
-        ka = np.round(np.asarray(a[dim].values, float) / step).astype(np.int64)
-        kb = np.round(np.asarray(b[dim].values, float) / step).astype(np.int64)
+        # Pixel centres sit at (k + phase) * step, typically phase 0.5: take the phase off
+        # before rounding (np.round sends halves to even, so k + 0.5 would collide).
+        first = float(a[dim].values[0]) / step
+        phase = first - np.floor(first)
+        ka = np.round(np.asarray(a[dim].values, float) / step - phase).astype(np.int64)
+        kb = np.round(np.asarray(b[dim].values, float) / step - phase).astype(np.int64)
         common = np.intersect1d(ka, kb)
         if common.size == 0:
             raise AOIError("the two rasters do not overlap (no pixel in common); use products "

@@ -490,3 +490,18 @@ def test_scene_window__rasters_as_the_s2cd_service_writes_them(window_scene, tmp
         assert src.tags()["flag_meanings"].split()[1] == "flooding"
         assert float(src.tags()["threshold"]) == classes.attrs["threshold"]
         np.testing.assert_array_equal(src.read(1), classes.values)
+
+
+def test_cut_to_common__half_pixel_centres_never_collide():
+    """Centres at (k + 0.5) * 20 m: rounding halves to even once mapped two pixels to one."""
+    from eolab._cva_grid import _cut_to_common
+
+    def grid(x0, n):
+        xs = x0 + 20 * (np.arange(n) + 0.5)
+        ys = 6e6 - 20 * (np.arange(3) + 0.5)
+        return xr.Dataset({"a": (("y", "x"), np.zeros((3, n)))}, coords={"x": xs, "y": ys})
+
+    a, b = _cut_to_common(grid(0.0, 10), grid(40.0, 10))
+    assert a.sizes["x"] == b.sizes["x"] == 8
+    np.testing.assert_array_equal(a.x.values, b.x.values)
+    np.testing.assert_array_equal(a.x.values, 50.0 + 20 * np.arange(8))
