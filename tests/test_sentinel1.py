@@ -25,10 +25,12 @@ from eolab.errors import (AOIError, BandError, CorruptProductError, EolabError, 
 from eolab.io.sentinel1 import (S1Product, calibrate, check_pair, iter_bursts, open_grd,
                                 open_slc, read_s1_metadata, valid_mask)
 
-RD1 = "s1_safe_xarray_sentinel/S1B_IW_SLC__1SDV_20210401T052622_20210401T052650_026269_032297_EFA4.SAFE"
+RD1 = ("s1_safe_xarray_sentinel/"
+       "S1B_IW_SLC__1SDV_20210401T052622_20210401T052650_026269_032297_EFA4.SAFE")
 RD1_GRD = ("s1_safe_xarray_sentinel/"
            "S1B_IW_GRDH_1SDV_20210401T052623_20210401T052648_026269_032297_ECC8.SAFE")
-RD3 = "s1_safe_xarray_sentinel/S1A_IW_SLC__1SDH_20220414T102209_20220414T102236_042768_051AA4_E677.SAFE"
+RD3 = ("s1_safe_xarray_sentinel/"
+       "S1A_IW_SLC__1SDH_20220414T102209_20220414T102236_042768_051AA4_E677.SAFE")
 RD2 = "s1_safe_sarsen/S1A_IW_SLC__1SDV_20220104T170557_20220104T170624_041314_04E951_F1F1.SAFE"
 RD2_GRD = "s1_safe_sarsen/S1B_IW_GRDH_1SDV_20211223T051122_20211223T051147_030148_039993_5371.SAFE"
 STEM = "s1b-iw1-slc-vv-20210401t052624-20210401t052649-026269-032297-004"

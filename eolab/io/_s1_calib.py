@@ -20,11 +20,15 @@ Private helper of :mod:`eolab.io.sentinel1`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import dask.array as darr
 import numpy as np
 import xarray as xr
+
+from eolab.errors import ProductError
+
+_LUT_NAMES = {"sigma0": "sigmaNought", "beta0": "betaNought", "gamma0": "gamma"}
 
 
 def _row_weights(nodes: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray,
@@ -118,8 +122,8 @@ def noise_azimuth(data: xr.DataArray, noise: xr.Dataset) -> Any | None:
         lut = noise["noiseAzimuthLut"].values[b]
         keep = np.isfinite(lut)
         col = np.interp(lines, nodes[keep].astype(np.float64), lut[keep]).astype(np.float32)
-        l0, l1 = int(noise["first_azimuth_line"].values[b]), int(noise["last_azimuth_line"].values[b])
-        p0, p1 = int(noise["first_range_sample"].values[b]), int(noise["last_range_sample"].values[b])
+        l0, l1 = (int(noise[v].values[b]) for v in ("first_azimuth_line", "last_azimuth_line"))
+        p0, p1 = (int(noise[v].values[b]) for v in ("first_range_sample", "last_range_sample"))
         rows = (lines >= l0) & (lines <= l1)
         cols = (pixels >= p0) & (pixels <= p1)
         blocks.append((col, rows, cols))
@@ -188,3 +192,88 @@ def noise_dataset(parsed: dict[str, Any], attrs: dict[str, Any]) -> xr.Dataset:
     ds["noiseRangeLut"].attrs.update(long_name="thermal noise range LUT (power, DN²)", units="1")
     ds["noiseAzimuthLut"].attrs.update(long_name="thermal noise azimuth LUT", units="1")
     return ds
+
+
+def calibrate(
+    data: xr.DataArray,
+    calibration: xr.Dataset | xr.DataArray,
+    *,
+    noise: xr.Dataset | None = None,
+    kind: Literal["sigma0", "beta0", "gamma0"] = "sigma0",
+    db: bool = False,
+    db_floor: float = -50.0,
+    negative: Literal["nan", "clip"] = "nan",
+    mask_zero: bool = True,
+) -> xr.DataArray:
+    """Calibrated backscatter of SLC bursts or GRD amplitudes.
+
+    ``kind = |DN|² / A²`` (or ``(|DN|² − η) / A²`` with ``noise``), ``A`` the
+    product's LUT (sigmaNought, betaNought or gamma) bilinearly interpolated
+    at the data's ``line``/``pixel`` coords, ``η = noiseRangeLut ×
+    noiseAzimuthLut`` (range vectors matched by azimuth time).
+
+    Parameters
+    ----------
+    data
+        A burst ``measurement`` from :func:`open_slc` or the GRD
+        ``measurement`` from :func:`open_grd` (any crop of them: the coords
+        carry the positions).
+    calibration
+        The ``calibration`` dataset of the same swath, or one LUT DataArray.
+    noise
+        The ``noise`` dataset of the same swath; ``None``: no noise removal.
+    db
+        Return ``10 log10`` with values below ``db_floor`` set to ``db_floor``.
+    negative
+        After noise removal: ``"nan"`` masks negative powers (default),
+        ``"clip"`` sets them to 0 (then to ``db_floor`` in dB).
+    mask_zero
+        DN = 0 marks invalid samples in S1 products: NaN in the output.
+
+    Returns
+    -------
+    xr.DataArray
+        float32, named ``kind``, units ``"1"`` (linear) or ``"dB"``; the
+        data's coords and attrs plus ``noise_corrected`` (0/1).
+    """
+    if kind not in _LUT_NAMES:
+        raise ValueError(f"kind must be one of {sorted(_LUT_NAMES)}, got {kind!r}")
+    if negative not in ("nan", "clip"):
+        raise ValueError(f"negative must be 'nan' or 'clip', got {negative!r}")
+    if isinstance(calibration, xr.Dataset):
+        if _LUT_NAMES[kind] not in calibration:
+            raise ProductError(f"the calibration dataset has no {_LUT_NAMES[kind]} LUT")
+        lut = calibration[_LUT_NAMES[kind]]
+    else:
+        lut = calibration
+    for coord in ("line", "pixel"):
+        if coord not in data.coords:
+            raise ValueError(f"data needs a {coord!r} coordinate (as open_slc/open_grd give)")
+    raw = data.data
+    power = (raw.real.astype(np.float32) ** 2 + raw.imag.astype(np.float32) ** 2
+             if np.iscomplexobj(raw) else raw.astype(np.float32) ** 2)
+    a = interp_calibration(data, lut)
+    if noise is not None:
+        start = data.attrs.get("burst_start_time") if "burst_index" in data.attrs else None
+        eta = noise_range(data, noise,
+                                    burst_start=np.datetime64(start, "ns") if start else None)
+        az = noise_azimuth(data, noise)
+        if az is not None:
+            eta = eta * az
+        power = power - eta
+        power = np.maximum(power, 0) if negative == "clip" else np.where(power < 0, np.nan, power)
+    value = power / (a * a)
+    if mask_zero:
+        value = np.where(raw == 0, np.float32(np.nan), value)
+    if db:
+        floor = np.float32(10 ** (db_floor / 10))
+        value = np.float32(10) * np.log10(np.where(value < floor, floor, value))
+    out = xr.DataArray(value.astype(np.float32), dims=data.dims, coords=data.coords,
+                       name=kind)
+    label = {"sigma0": "sigma nought", "beta0": "beta nought", "gamma0": "gamma nought"}[kind]
+    out.attrs = {**data.attrs, "long_name": f"{label} backscatter coefficient"
+                 + (" (thermal noise removed)" if noise is not None else ""),
+                 "units": "dB" if db else "1", "noise_corrected": int(noise is not None)}
+    if db:
+        out.attrs["db_floor"] = db_floor
+    return out

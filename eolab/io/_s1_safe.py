@@ -118,7 +118,8 @@ def open_container(path: str | Path) -> Container:
         raise ProductError(f"{path.name} holds no manifest.safe: not a Sentinel-1 SAFE product"
                            f"{hint}")
     root = manifests[0][: -len("manifest.safe")]
-    names = frozenset(n[len(root):] for n in all_names if n.startswith(root) and not n.endswith("/"))
+    names = frozenset(n[len(root):] for n in all_names
+                      if n.startswith(root) and not n.endswith("/"))
     return Container(path, True, root, names)
 
 
@@ -253,7 +254,10 @@ def parse_swath_timing(ann: ET.Element) -> SwathTiming:
 
 
 def parse_noise(root: ET.Element) -> dict[str, Any]:
-    """Noise range vectors and azimuth blocks of a noise XML (all blocks, unlike xarray-sentinel)."""
+    """Noise range vectors and every azimuth block of a noise XML.
+
+    (xarray-sentinel keeps only the first azimuth block, one of three in a GRD.)
+    """
     rng = root.findall(".//noiseRangeVectorList/noiseRangeVector")
     if not rng:  # IPF < 2.9 had a single noiseVectorList
         rng = root.findall(".//noiseVectorList/noiseVector")

@@ -22,27 +22,30 @@ azimuth time (see :mod:`eolab.io._s1_calib`).
 from __future__ import annotations
 
 import warnings
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import xarray as xr
 from xarray_sentinel import sentinel1 as xs
 
 from eolab.aoi import AOILike, aoi_to_crs
-from eolab.errors import AOIError, BandError, CorruptProductError, ProductError, ProductTypeError
+from eolab.errors import AOIError, CorruptProductError, ProductError, ProductTypeError
 from eolab.io import _s1_calib, _s1_geom
+from eolab.io._s1_calib import calibrate
+from eolab.io._s1_product import (
+    S1Product,
+    check_pair,
+    check_pol,
+    load_product,
+    read_s1_metadata,
+)
 from eolab.io._s1_safe import (
     Container,
-    Manifest,
     SwathTiming,
     check_measurement,
     files_for,
-    open_container,
-    parse_manifest,
     parse_noise,
     parse_swath_timing,
 )
@@ -60,97 +63,6 @@ __all__ = [
 ]
 
 SPEED_OF_LIGHT = 299_792_458.0
-_LUT_NAMES = {"sigma0": "sigmaNought", "beta0": "betaNought", "gamma0": "gamma"}
-
-
-@dataclass(frozen=True)
-class S1Product:
-    """What :func:`read_s1_metadata` learns from the manifest and the annotations."""
-
-    path: Path
-    name: str
-    mission: str
-    mode: str
-    product_type: str
-    orbit_pass: str
-    absolute_orbit: int
-    relative_orbit: int
-    start_time: str
-    stop_time: str
-    ascending_node_time: str
-    datatake_id: int
-    polarisations: tuple[str, ...]
-    swaths: tuple[str, ...]
-    lines_per_burst: dict[str, int] = field(default_factory=dict)
-    burst_times: dict[str, tuple[np.datetime64, ...]] = field(default_factory=dict)
-    burst_ids: dict[str, tuple[int | None, ...]] = field(default_factory=dict)
-    is_zip: bool = False
-
-    @property
-    def burst_count(self) -> dict[str, int]:
-        return {s: len(t) for s, t in self.burst_times.items()}
-
-    def as_attrs(self) -> dict[str, Any]:
-        return {"product_name": self.name, "mission": self.mission, "mode": self.mode,
-                "product_type": self.product_type, "pass": self.orbit_pass,
-                "absolute_orbit": self.absolute_orbit, "relative_orbit": self.relative_orbit,
-                "start_time": self.start_time, "stop_time": self.stop_time,
-                "ascending_node_time": self.ascending_node_time, "source": str(self.path)}
-
-
-def _load(path: str | Path) -> tuple[Container, Manifest, S1Product, dict[str, ET.Element]]:
-    container = open_container(path)
-    man = parse_manifest(container)
-    name = (container.root.rstrip("/") if container.is_zip and container.root
-            else container.path.name)
-    name = name.removesuffix(".zip").removesuffix(".SAFE")
-    annotations: dict[str, ET.Element] = {}
-    lpb, times, ids = {}, {}, {}
-    for swath in man.swaths or sorted({s for (_, s, _) in man.files}):
-        for pol in man.polarisations:
-            rel = man.files.get(("annotation", swath, pol))
-            if rel is None or not container.exists(rel):
-                continue
-            ann = container.xml(rel)
-            annotations[f"{swath}/{pol}"] = ann
-            if swath not in times:
-                timing = parse_swath_timing(ann)
-                lpb[swath] = timing.lines_per_burst
-                times[swath] = tuple(b.azimuth_time for b in timing.bursts)
-                ids[swath] = tuple(b.burst_id for b in timing.bursts)
-    if man.product_type == "GRD":  # GRD files are named "iw"; the manifest lists IW1..3
-        swaths = tuple(sorted({s for (_, s, _) in man.files}))
-    else:
-        swaths = tuple(s for s in man.swaths if s in times) or tuple(sorted(times))
-    product = S1Product(
-        path=container.path, name=name, mission=man.mission, mode=man.mode,
-        product_type=man.product_type, orbit_pass=man.orbit_pass,
-        absolute_orbit=man.absolute_orbit, relative_orbit=man.relative_orbit,
-        start_time=man.start_time, stop_time=man.stop_time,
-        ascending_node_time=man.ascending_node_time, datatake_id=man.datatake_id,
-        polarisations=man.polarisations, swaths=swaths, lines_per_burst=lpb,
-        burst_times=times, burst_ids=ids, is_zip=container.is_zip,
-    )
-    return container, man, product, annotations
-
-
-def read_s1_metadata(path: str | Path) -> S1Product:
-    """Read a Sentinel-1 product's metadata (manifest + annotations; no pixels).
-
-    Raises
-    ------
-    ProductError, CorruptProductError
-        Missing path, not a Sentinel-1 SAFE product, corrupt archive or XML.
-    """
-    return _load(path)[2]
-
-
-def _check_pol(product: S1Product, pol: str) -> str:
-    p = str(pol).upper()
-    if p not in product.polarisations:
-        raise BandError(f"polarisation {pol!r} is not in {product.name} (it has "
-                        f"{', '.join(product.polarisations)})")
-    return p
 
 
 def _nearest(ds: xr.Dataset, t: np.datetime64) -> xr.Dataset:
@@ -293,7 +205,7 @@ def open_slc(
     ProductError, CorruptProductError
         Not a SAFE product, missing or truncated files.
     """
-    container, man, product, annotations = _load(path)
+    container, man, product, annotations = load_product(path)
     if product.product_type != "SLC":
         raise ProductTypeError(
             f"{product.name} is a {product.product_type} product: it has no phase, so coherence "
@@ -301,7 +213,7 @@ def open_slc(
             "open_grd()")
     if product.mode != "IW":
         raise ProductTypeError(f"{product.name} is a {product.mode} product; only IW is supported")
-    pol = _check_pol(product, pol)
+    pol = check_pol(product, pol)
     wanted = [s.upper() for s in swaths] if swaths is not None else list(product.swaths)
     geom = aoi_to_crs(aoi, "EPSG:4326") if aoi is not None else None
     common = product.as_attrs()
@@ -328,8 +240,10 @@ def open_slc(
         if verify:
             check_measurement(container, files["measurement"])
         ann_file = container.fileobj(files["annotation"])
-        pol_ds = xs.open_pol_dataset(container.gdal_path(files["measurement"]), ann_file,
-                                     attrs={}, rasterio_chunks=dict(chunks or _default_chunks(container, files["measurement"])))
+        tiff = files["measurement"]
+        pol_ds = xs.open_pol_dataset(
+            container.gdal_path(tiff), ann_file, attrs={},
+            rasterio_chunks=dict(chunks or _default_chunks(container, tiff)))
         fm = _optional(xs.open_azimuth_fm_rate_dataset, container, files["annotation"], "FM rate")
         dc = _optional(xs.open_dc_estimate_dataset, container, files["annotation"], "Doppler")
         tree[swath] = xr.Dataset(attrs={"swath": swath, "number_of_bursts": len(timing.bursts),
@@ -420,11 +334,11 @@ def open_grd(
     BandError, AOIError, ProductError, CorruptProductError
         As :func:`open_slc`.
     """
-    container, man, product, annotations = _load(path)
+    container, man, product, annotations = load_product(path)
     if product.product_type != "GRD":
         raise ProductTypeError(f"{product.name} is a {product.product_type} product; open_grd "
                                "reads GRD products (use open_slc for SLC)")
-    pol = _check_pol(product, pol)
+    pol = check_pol(product, pol)
     swath = product.swaths[0] if product.swaths else "IW"
     files = files_for(man, container, swath, pol)
     if "annotation" not in files or "measurement" not in files:
@@ -434,9 +348,10 @@ def open_grd(
         check_measurement(container, files["measurement"])
     ann = annotations[f"{swath}/{pol}"]
     gcp = _s1_geom.gcp_dataset(ann, product.name, {"swath": swath})
-    pol_ds = xs.open_pol_dataset(container.gdal_path(files["measurement"]),
-                                 container.fileobj(files["annotation"]), attrs={},
-                                 rasterio_chunks=dict(chunks or _default_chunks(container, files["measurement"])))
+    tiff = files["measurement"]
+    pol_ds = xs.open_pol_dataset(
+        container.gdal_path(tiff), container.fileobj(files["annotation"]), attrs={},
+        rasterio_chunks=dict(chunks or _default_chunks(container, tiff)))
     meas = pol_ds["measurement"]
     meas = meas.swap_dims({d: o for d, o in (("azimuth_time", "line"), ("ground_range", "pixel"))
                            if d in meas.dims})
@@ -469,133 +384,3 @@ def open_grd(
         tree["noise"] = _s1_calib.noise_dataset(parse_noise(container.xml(files["noise"])),
                                                 {"swath": swath})
     return xr.DataTree.from_dict(tree)
-
-
-def calibrate(
-    data: xr.DataArray,
-    calibration: xr.Dataset | xr.DataArray,
-    *,
-    noise: xr.Dataset | None = None,
-    kind: Literal["sigma0", "beta0", "gamma0"] = "sigma0",
-    db: bool = False,
-    db_floor: float = -50.0,
-    negative: Literal["nan", "clip"] = "nan",
-    mask_zero: bool = True,
-) -> xr.DataArray:
-    """Calibrated backscatter of SLC bursts or GRD amplitudes.
-
-    ``kind = |DN|² / A²`` (or ``(|DN|² − η) / A²`` with ``noise``), ``A`` the
-    product's LUT (sigmaNought, betaNought or gamma) bilinearly interpolated
-    at the data's ``line``/``pixel`` coords, ``η = noiseRangeLut ×
-    noiseAzimuthLut`` (range vectors matched by azimuth time).
-
-    Parameters
-    ----------
-    data
-        A burst ``measurement`` from :func:`open_slc` or the GRD
-        ``measurement`` from :func:`open_grd` (any crop of them: the coords
-        carry the positions).
-    calibration
-        The ``calibration`` dataset of the same swath, or one LUT DataArray.
-    noise
-        The ``noise`` dataset of the same swath; ``None``: no noise removal.
-    db
-        Return ``10 log10`` with values below ``db_floor`` set to ``db_floor``.
-    negative
-        After noise removal: ``"nan"`` masks negative powers (default),
-        ``"clip"`` sets them to 0 (then to ``db_floor`` in dB).
-    mask_zero
-        DN = 0 marks invalid samples in S1 products: NaN in the output.
-
-    Returns
-    -------
-    xr.DataArray
-        float32, named ``kind``, units ``"1"`` (linear) or ``"dB"``; the
-        data's coords and attrs plus ``noise_corrected`` (0/1).
-    """
-    if kind not in _LUT_NAMES:
-        raise ValueError(f"kind must be one of {sorted(_LUT_NAMES)}, got {kind!r}")
-    if negative not in ("nan", "clip"):
-        raise ValueError(f"negative must be 'nan' or 'clip', got {negative!r}")
-    if isinstance(calibration, xr.Dataset):
-        if _LUT_NAMES[kind] not in calibration:
-            raise ProductError(f"the calibration dataset has no {_LUT_NAMES[kind]} LUT")
-        lut = calibration[_LUT_NAMES[kind]]
-    else:
-        lut = calibration
-    for coord in ("line", "pixel"):
-        if coord not in data.coords:
-            raise ValueError(f"data needs a {coord!r} coordinate (as open_slc/open_grd give)")
-    raw = data.data
-    power = (raw.real.astype(np.float32) ** 2 + raw.imag.astype(np.float32) ** 2
-             if np.iscomplexobj(raw) else raw.astype(np.float32) ** 2)
-    a = _s1_calib.interp_calibration(data, lut)
-    if noise is not None:
-        start = data.attrs.get("burst_start_time") if "burst_index" in data.attrs else None
-        eta = _s1_calib.noise_range(data, noise,
-                                    burst_start=np.datetime64(start, "ns") if start else None)
-        az = _s1_calib.noise_azimuth(data, noise)
-        if az is not None:
-            eta = eta * az
-        power = power - eta
-        power = np.maximum(power, 0) if negative == "clip" else np.where(power < 0, np.nan, power)
-    value = power / (a * a)
-    if mask_zero:
-        value = np.where(raw == 0, np.float32(np.nan), value)
-    if db:
-        floor = np.float32(10 ** (db_floor / 10))
-        value = np.float32(10) * np.log10(np.where(value < floor, floor, value))
-    out = xr.DataArray(value.astype(np.float32), dims=data.dims, coords=data.coords,
-                       name=kind)
-    label = {"sigma0": "sigma nought", "beta0": "beta nought", "gamma0": "gamma nought"}[kind]
-    out.attrs = {**data.attrs, "long_name": f"{label} backscatter coefficient"
-                 + (" (thermal noise removed)" if noise is not None else ""),
-                 "units": "dB" if db else "1", "noise_corrected": int(noise is not None)}
-    if db:
-        out.attrs["db_floor"] = db_floor
-    return out
-
-
-def check_pair(a: S1Product | str | Path, b: S1Product | str | Path, *, pol: str | None = "VV",
-               coherence: bool = False) -> None:
-    """Check that two products can be compared (change detection, coherence).
-
-    Raises
-    ------
-    ProductTypeError
-        Different product types, or a GRD when ``coherence=True`` (GRDs have
-        no phase; sigma0 and ACD still work).
-    ProductError
-        Different mode, pass or relative orbit, the same acquisition twice,
-        or ``pol`` missing from one of them (``pol=None``: the polarisation
-        sets must be equal).
-    """
-    pa = a if isinstance(a, S1Product) else read_s1_metadata(a)
-    pb = b if isinstance(b, S1Product) else read_s1_metadata(b)
-    if coherence:
-        grd = [p.name for p in (pa, pb) if p.product_type != "SLC"]
-        if grd:
-            raise ProductTypeError(f"coherence needs two IW SLC products; {', '.join(grd)} "
-                                   "is not SLC (no phase) — sigma0 and ACD still work with GRD")
-    if pa.product_type != pb.product_type:
-        raise ProductTypeError(f"the products are of different types ({pa.name}: "
-                               f"{pa.product_type}, {pb.name}: {pb.product_type})")
-    for label, va, vb in (("acquisition mode", pa.mode, pb.mode),
-                          ("orbit direction (pass)", pa.orbit_pass, pb.orbit_pass),
-                          ("relative orbit (track)", pa.relative_orbit, pb.relative_orbit)):
-        if va != vb:
-            raise ProductError(f"the products have different {label}: {va} ({pa.name}) vs {vb} "
-                               f"({pb.name}); change detection needs two acquisitions of the "
-                               "same track")
-    if pa.start_time == pb.start_time and pa.mission == pb.mission:
-        raise ProductError(f"both products are the same acquisition ({pa.name}); give two dates")
-    if pol is not None:
-        p = str(pol).upper()
-        missing = [x.name for x in (pa, pb) if p not in x.polarisations]
-        if missing:
-            raise ProductError(f"polarisation {p} is missing from {', '.join(missing)} "
-                               f"({pa.name}: {'+'.join(pa.polarisations)}, {pb.name}: "
-                               f"{'+'.join(pb.polarisations)})")
-    elif set(pa.polarisations) != set(pb.polarisations):
-        raise ProductError(f"the products have different polarisations: "
-                           f"{'+'.join(pa.polarisations)} vs {'+'.join(pb.polarisations)}")
