@@ -22,8 +22,8 @@ import xarray as xr
 
 from eolab.errors import (AOIError, BandError, CorruptProductError, EolabError, ProductError,
                           ProductTypeError)
-from eolab.io.sentinel1 import (S1Product, calibrate, check_pair, iter_bursts, open_grd,
-                                open_slc, read_s1_metadata, valid_mask)
+from eolab.io.sentinel1 import (S1Product, calibrate, check_pair, iter_bursts, match_bursts,
+                                open_grd, open_slc, read_s1_metadata, valid_mask)
 
 RD1 = ("s1_safe_xarray_sentinel/"
        "S1B_IW_SLC__1SDV_20210401T052622_20210401T052650_026269_032297_EFA4.SAFE")
@@ -492,3 +492,34 @@ def test_no_warnings_on_complete_swath(rd1):
         open_slc(rd1, swaths=["IW1"], aoi=_aoi_in_burst(rd1, 5))
     assert not [w for w in seen if "eolab" in w.filename or "chunks" in str(w.message)]
     assert re.match(r"S1B_IW_SLC__1SDV", read_s1_metadata(rd1).name)
+
+
+def test_match_bursts(rd1, realdata):
+    a = open_slc(rd1, swaths=["IW1"], aoi=_aoi_in_burst(rd1, 4, half=0.1))
+    b = open_slc(rd1, swaths=["IW1"], aoi=_aoi_in_burst(rd1, 4))
+    assert a["IW1"].attrs["selected_bursts"] == [3, 4, 5]
+    assert match_bursts(a, b) == [("IW1", 4, 4)]
+    far = open_slc(rd1, swaths=["IW1"], aoi=_aoi_in_burst(rd1, 7))
+    with pytest.raises(AOIError, match="no burst in common"):
+        match_bursts(b, far)
+    ids = open_slc(realdata / RD2)  # matched by burst id
+    assert match_bursts(ids, ids) == [("IW1", k, k) for k in range(9)]
+
+
+def test_open_slc__corrupt_calibration_xml(realdata, tmp_path):
+    copy = _copy(realdata / RD2, tmp_path)
+    cal = next((copy / "annotation" / "calibration").glob("calibration-*.xml"))
+    cal.write_bytes(cal.read_bytes()[:5000])
+    with pytest.raises(CorruptProductError, match="not valid XML"):
+        open_slc(copy)
+
+
+def test_calibrate__bad_input(rd1_iw1):
+    burst = rd1_iw1["IW1/0"].dataset["measurement"][:4, :4]
+    cal = rd1_iw1["IW1/calibration"].dataset
+    with pytest.raises(ValueError, match="axis 0"):
+        calibrate(burst.T, cal)
+    with pytest.raises(ValueError, match="kind"):
+        calibrate(burst, cal, kind="sigma")
+    with pytest.raises(ProductError, match="gamma"):
+        calibrate(burst, cal.drop_vars("gamma"), kind="gamma0")

@@ -67,13 +67,6 @@ def _lazy_rows(table: np.ndarray, i0: np.ndarray, i1: np.ndarray, w: np.ndarray,
     return block(0, like.shape[0], 0, like.shape[1])
 
 
-def lut_dims(data: xr.DataArray) -> tuple[str, str]:
-    """(azimuth dim, range dim) of a burst or GRD DataArray."""
-    if data.ndim != 2:
-        raise ValueError(f"expected a 2-D (azimuth, range) array, got dims {data.dims}")
-    return data.dims[0], data.dims[1]  # type: ignore[return-value]
-
-
 def interp_calibration(data: xr.DataArray, lut: xr.DataArray) -> Any:
     """Calibration LUT (dims line, pixel) bilinearly interpolated to ``data``'s line/pixel."""
     lines = np.asarray(data["line"].values, dtype=np.float64)
@@ -246,9 +239,13 @@ def calibrate(
         lut = calibration[_LUT_NAMES[kind]]
     else:
         lut = calibration
-    for coord in ("line", "pixel"):
-        if coord not in data.coords:
-            raise ValueError(f"data needs a {coord!r} coordinate (as open_slc/open_grd give)")
+    for axis, coord in enumerate(("line", "pixel")):
+        if coord not in data.coords or data[coord].dims != (data.dims[axis],):
+            raise ValueError(f"data must be 2-D (azimuth, range) with a {coord!r} coordinate "
+                             f"along its axis {axis}, as open_slc/open_grd give; got dims "
+                             f"{data.dims}")
+    if noise is not None and "azimuth_time" not in data.coords:
+        raise ValueError("noise removal needs the data's 'azimuth_time' coordinate")
     raw = data.data
     power = (raw.real.astype(np.float32) ** 2 + raw.imag.astype(np.float32) ** 2
              if np.iscomplexobj(raw) else raw.astype(np.float32) ** 2)

@@ -22,6 +22,7 @@ azimuth time (see :mod:`eolab.io._s1_calib`).
 from __future__ import annotations
 
 import warnings
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,7 @@ __all__ = [
     "iter_bursts",
     "burst_footprints",
     "valid_mask",
+    "match_bursts",
     "calibrate",
     "check_pair",
 ]
@@ -140,7 +142,10 @@ def _optional(opener: Any, container: Container, rel: str | None, what: str) -> 
         return opener(container.fileobj(rel))  # type: ignore[no-any-return]
     except (CorruptProductError, ProductError):
         raise
-    except Exception as exc:  # xmlschema/KeyError/ValueError on a damaged file
+    except ET.ParseError as exc:
+        raise CorruptProductError(f"{container.path.name}: {rel} is not valid XML ({exc}); the "
+                                  "product is corrupt, download it again") from exc
+    except Exception as exc:  # KeyError/ValueError: content xarray-sentinel cannot organise
         warnings.warn(f"{container.path.name}: cannot read the {what} of {rel}: {exc}",
                       UserWarning, stacklevel=3)
         return None
@@ -296,6 +301,48 @@ def iter_bursts(tree: xr.DataTree) -> Iterator[xr.DataArray]:
     for swath in tree.children.values():
         for name in sorted((n for n in swath.children if n.isdigit()), key=int):
             yield swath[name].dataset["measurement"]  # type: ignore[union-attr]
+
+
+def match_bursts(reference: xr.DataTree, secondary: xr.DataTree, *,
+                 tolerance: float = 1.0) -> list[tuple[str, int, int]]:
+    """The bursts two :func:`open_slc` trees have in common (same ground area).
+
+    Bursts are matched per swath by ``burst_id`` when both products have one
+    (IPF ≥ 3.40), else by their time since the ascending node
+    (``azimuth_anx_time``), which repeat passes of one track share to within
+    milliseconds; ``tolerance`` (s) must stay below half the burst interval
+    (≈ 2.76 s).
+
+    Returns
+    -------
+    list of (swath, reference burst index, secondary burst index)
+
+    Raises
+    ------
+    AOIError
+        No burst in common (the AOI falls on different bursts of the two
+        products, or the products do not overlap).
+    """
+    pairs = []
+    for swath, node in reference.children.items():
+        if swath not in secondary.children:
+            continue
+        ref = [node[n].attrs for n in node.children if n.isdigit()]
+        sec = [secondary[swath][n].attrs for n in secondary[swath].children if n.isdigit()]
+        for a in sorted(ref, key=lambda x: x["burst_index"]):
+            for b in sec:
+                if a["burst_id"] >= 0 and b["burst_id"] >= 0:
+                    same = a["burst_id"] == b["burst_id"]
+                else:
+                    same = abs(a["azimuth_anx_time"] - b["azimuth_anx_time"]) <= tolerance
+                if same:
+                    pairs.append((swath, int(a["burst_index"]), int(b["burst_index"])))
+    if not pairs:
+        raise AOIError(
+            f"{reference.attrs.get('product_name')} and {secondary.attrs.get('product_name')} "
+            "have no burst in common over the AOI; check that they cover the AOI on the same "
+            "track, or enlarge the AOI")
+    return pairs
 
 
 def valid_mask(burst: xr.DataArray) -> xr.DataArray:
