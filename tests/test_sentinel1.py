@@ -523,3 +523,8 @@ def test_calibrate__bad_input(rd1_iw1):
         calibrate(burst, cal, kind="sigma")
     with pytest.raises(ProductError, match="gamma"):
         calibrate(burst, cal.drop_vars("gamma"), kind="gamma0")
+
+
+def test_open_slc__unknown_swath(rd1):
+    with pytest.raises(ProductError, match="no sub-swath IW4"):
+        open_slc(rd1, swaths=["IW4"])

@@ -196,8 +196,12 @@ def open_slc(
           rate (deg/s and rad/s), radar frequency (Hz), wavelength, azimuth
           time interval, range sampling rate, slant range time, FM-rate and
           data-Doppler polynomials nearest the burst mid time.
-        * ``"orbit"``, ``"gcp"``, ``"calibration"``, ``"noise"``,
-          ``"azimuth_fm_rate"``, ``"dc_estimate"`` (those present).
+        * ``"orbit"``, ``"calibration"``, ``"azimuth_fm_rate"``,
+          ``"dc_estimate"`` (xarray-sentinel's layouts), ``"gcp"`` (dims
+          ``gcp_line``/``gcp_pixel`` with per-point ``azimuth_time`` and
+          ``slant_range_time``; coords ``line``/``pixel``) and ``"noise"``
+          (range vectors and every azimuth block; see
+          :func:`eolab.io._s1_calib.noise_dataset`), those present.
 
     Raises
     ------
@@ -220,6 +224,11 @@ def open_slc(
         raise ProductTypeError(f"{product.name} is a {product.mode} product; only IW is supported")
     pol = check_pol(product, pol)
     wanted = [s.upper() for s in swaths] if swaths is not None else list(product.swaths)
+    listed = {s for (_, s, _) in man.files}
+    unknown = [s for s in wanted if s not in listed]
+    if unknown:
+        raise ProductError(f"{product.name} has no sub-swath {', '.join(unknown)} (it lists "
+                           f"{', '.join(sorted(listed))})")
     geom = aoi_to_crs(aoi, "EPSG:4326") if aoi is not None else None
     common = product.as_attrs()
     tree: dict[str, xr.Dataset] = {"/": xr.Dataset(attrs={**common, "polarisation": pol})}
@@ -267,10 +276,9 @@ def open_slc(
             burst.attrs = attrs
             tree[f"{swath}/{k}"] = burst
         tree[f"{swath}/gcp"] = gcp
-        for key, opener, what in (("orbit", xs.open_orbit_dataset, "orbit"),):
-            ds = _optional(opener, container, files["annotation"], what)
-            if ds is not None:
-                tree[f"{swath}/{key}"] = ds
+        orbit = _optional(xs.open_orbit_dataset, container, files["annotation"], "orbit")
+        if orbit is not None:
+            tree[f"{swath}/orbit"] = orbit
         if fm is not None:
             tree[f"{swath}/azimuth_fm_rate"] = fm
         if dc is not None:
