@@ -19,7 +19,9 @@ nearest secondary sample is outside the burst or invalid (zero) are 0.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -29,11 +31,12 @@ import xarray as xr
 
 from eolab.errors import RasterError
 from eolab.s1._correlate import patch_offsets
+from eolab.s1.tops import phasor
 
 __all__ = ["OffsetFit", "refine_offsets", "resample_burst"]
 
 _TABLE = 1024  # kernel table resolution (fractions of a sample)
-_ROWS = 64     # rows per vectorised chunk
+_ROWS = 32     # rows per vectorised chunk
 _BETA = 0.5 * np.pi  # Kaiser window of the sinc (8 taps: 0.9995 az, 0.998 rg at 0.67/0.88 band)
 
 
@@ -47,33 +50,61 @@ def _kernel(taps: int, beta: float) -> np.ndarray:
     return (w / w.sum(axis=0, keepdims=True)).astype(np.float32)
 
 
-def _interp_axis(data: np.ndarray, coord: np.ndarray, rows: slice, axis: int,
+@lru_cache(maxsize=8)
+def _padded_kernel(taps: int, spread: int) -> np.ndarray:
+    """The kernel table with ``spread`` zero rows before and after."""
+    table = np.zeros((taps + 2 * spread, _TABLE + 1), np.float32)
+    table[spread:spread + taps] = _kernel(taps, _BETA)
+    return table
+
+
+def _window(padded: np.ndarray, axis: int, first: int, count: int) -> np.ndarray:
+    return padded[:, first:first + count] if axis == 1 else padded[first:first + count]
+
+
+def _interp_axis(padded: np.ndarray, first: int, coord: np.ndarray, axis: int,
                  taps: int) -> np.ndarray:
-    """Windowed-sinc samples of ``data`` at ``coord`` (same shape as out rows) along axis."""
-    n = data.shape[axis]
+    """Windowed-sinc samples at ``coord`` along ``axis`` of a zero-padded array.
+
+    Output sample j (along ``axis``; j counts from 0 in this chunk) sits at grid
+    index j of the padded array shifted by ``first``: coord = j + shift with
+    shift = coord − j small and smooth. Instead of gathering, the kernel is
+    applied with shifted *slices* over the chunk's range of integer shifts
+    (one or two values for smooth offsets), each tap's weight taken from the
+    table at the sample's own fraction (and zero for taps outside its shift).
+    Samples whose nearest source sample is zero (invalid or padding) are 0.
+    """
+    count = coord.shape[axis]
+    grid = np.arange(count)[:, None] if axis == 0 else np.arange(count)[None, :]
     base = np.floor(coord)
     frac = np.rint((coord - base) * _TABLE).astype(np.intp)
-    base = base.astype(np.intp)
-    weights = _kernel(taps, _BETA)
-    out = np.zeros(coord.shape, np.complex64)
+    shift = base.astype(np.intp) - grid
+    smin, smax = int(shift.min()), int(shift.max())
+    spread = smax - smin
+    if spread > 16:
+        raise RasterError(f"offsets vary by {spread} samples within {_ROWS} lines; resample_burst "
+                          "expects smooth offset fields")
     half = taps // 2 - 1
-    if axis == 1:
-        src = data[rows]
-    for k in range(taps):
-        idx = base + (k - half)
-        inside = (idx >= 0) & (idx < n)
-        np.clip(idx, 0, n - 1, out=idx)
-        if axis == 1:
-            vals = np.take_along_axis(src, idx, axis=1)
-        else:
-            vals = data[idx, np.arange(coord.shape[1])[None, :]]
-        out += np.where(inside, weights[k][frac], 0) * vals
-    nearest = np.rint(coord).astype(np.intp)
-    ok = (nearest >= 0) & (nearest < n)
-    np.clip(nearest, 0, n - 1, out=nearest)
-    near_vals = (np.take_along_axis(src, nearest, axis=1) if axis == 1
-                 else data[nearest, np.arange(coord.shape[1])[None, :]])
-    out[~ok | (near_vals == 0)] = 0
+    out = np.zeros(coord.shape, np.complex64)
+    tmp = np.empty(coord.shape, np.complex64)
+    weight = np.empty(coord.shape, np.float32)
+    if spread == 0:
+        table = _kernel(taps, _BETA)
+        for k in range(taps):
+            np.take(table[k], frac, out=weight)
+            np.multiply(_window(padded, axis, first + smin - half + k, count), weight, out=tmp)
+            out += tmp
+    else:
+        table = _padded_kernel(taps, spread)
+        row = spread - (shift - smin)  # table row of position j is row + j
+        for j in range(taps + spread):
+            np.multiply(_window(padded, axis, first + smin - half + j, count),
+                        table[row + j, frac], out=tmp)
+            out += tmp
+    near = np.rint(coord).astype(np.intp) - grid
+    for s in range(int(near.min()), int(near.max()) + 1):
+        bad = _window(padded, axis, first + s, count) == 0
+        out[bad & (near == s) if near.min() != near.max() else bad] = 0
     return out
 
 
@@ -82,12 +113,13 @@ def _phase_at(phase: Any, line: np.ndarray, pixel: np.ndarray) -> np.ndarray:
         return np.asarray(phase(line, pixel), np.float64)
     from scipy.ndimage import map_coordinates
 
-    return map_coordinates(np.asarray(phase, np.float64), [line, pixel], order=1, mode="nearest")
+    coords = np.broadcast_arrays(line, pixel)
+    return map_coordinates(np.asarray(phase, np.float64), coords, order=1, mode="nearest")
 
 
 def resample_burst(burst: Any, az_offset: Any, rg_offset: Any, *,
                    phase: Callable[..., Any] | np.ndarray | None = None,
-                   taps: int = 8) -> Any:
+                   taps: int = 8, threads: int | None = None) -> Any:
     """Resample a secondary burst onto the reference grid.
 
     Parameters
@@ -105,6 +137,8 @@ def resample_burst(burst: Any, az_offset: Any, rg_offset: Any, *,
         stripmap-like or already deramped data).
     taps : int
         Length of the windowed-sinc kernel (even, ≥ 4).
+    threads : int, optional
+        Threads over row chunks (default ``min(4, os.cpu_count())``).
 
     Returns
     -------
@@ -122,28 +156,44 @@ def resample_burst(burst: Any, az_offset: Any, rg_offset: Any, *,
                           f"not broadcast to the burst {values.shape}") from None
     if shape != values.shape:
         raise RasterError(f"offsets broadcast to {shape}, larger than the burst {values.shape}")
-    az = np.broadcast_to(np.asarray(az_offset, np.float64), shape)
-    rg = np.broadcast_to(np.asarray(rg_offset, np.float64), shape)
-    data = values.astype(np.complex64)
+    az = np.broadcast_to(np.asarray(az_offset), shape)  # float32 fields stay float32
+    rg = np.broadcast_to(np.asarray(rg_offset), shape)
     nl, ns = shape
+    pad_rg = taps + int(np.ceil(max(abs(float(np.min(rg))), abs(float(np.max(rg))))))
+    pad_az = taps + int(np.ceil(max(abs(float(np.min(az))), abs(float(np.max(az))))))
     lines = np.arange(nl, dtype=np.float64)[:, None]
     pixels = np.arange(ns, dtype=np.float64)[None, :]
-    if phase is not None:
-        src_phase = _phase_at(phase, lines, pixels) if callable(phase) else np.asarray(phase)
-        data = data * np.exp(1j * np.broadcast_to(src_phase, shape)).astype(np.complex64)
-        data[values == 0] = 0
-    ranged = np.empty(shape, np.complex64)  # range pass on the secondary rows
+    ranged = np.zeros((nl + 2 * pad_az, ns), np.complex64)  # range pass, rows padded with 0
     out = np.empty(shape, np.complex64)
-    for r0 in range(0, nl, _ROWS):
-        rows = slice(r0, min(r0 + _ROWS, nl))
-        ranged[rows] = _interp_axis(data, pixels + rg[rows], rows, 1, taps)
-    for r0 in range(0, nl, _ROWS):
-        rows = slice(r0, min(r0 + _ROWS, nl))
-        y = lines[rows] + az[rows]
-        out[rows] = _interp_axis(ranged, y, rows, 0, taps)
-        if phase is not None:
-            rot = np.exp(-1j * _phase_at(phase, y, pixels + rg[rows])).astype(np.complex64)
-            out[rows] *= rot
+    chunks = [slice(r, min(r + _ROWS, nl)) for r in range(0, nl, _ROWS)]
+
+    def range_pass(rows: slice) -> None:
+        src = np.zeros((rows.stop - rows.start, ns + 2 * pad_rg), np.complex64)
+        src[:, pad_rg:pad_rg + ns] = values[rows]
+        if phase is not None:  # deramp on the secondary grid
+            grid = (phase(lines[rows], pixels) if callable(phase)
+                    else np.broadcast_to(np.asarray(phase, np.float64), shape)[rows])
+            src[:, pad_rg:pad_rg + ns] *= phasor(grid)
+        ranged[pad_az + rows.start:pad_az + rows.stop] = _interp_axis(
+            src, pad_rg, pixels + rg[rows].astype(np.float64), 1, taps)
+
+    def azimuth_pass(rows: slice) -> None:
+        y = lines[rows] + az[rows].astype(np.float64)
+        out[rows] = _interp_axis(ranged, pad_az + rows.start, y - rows.start, 0, taps)
+        if phase is not None:  # reramp at the resampled coordinates
+            x = pixels + rg[rows].astype(np.float64)
+            out[rows] *= phasor(_phase_at(phase, y, x), -1.0)
+
+    nthreads = threads if threads is not None else min(4, os.cpu_count() or 1)
+    if nthreads > 1:
+        with ThreadPoolExecutor(max_workers=nthreads) as pool:
+            list(pool.map(range_pass, chunks))
+            list(pool.map(azimuth_pass, chunks))
+    else:
+        for rows in chunks:
+            range_pass(rows)
+        for rows in chunks:
+            azimuth_pass(rows)
     if isinstance(burst, xr.DataArray):
         return burst.copy(data=out)
     return out
@@ -232,18 +282,19 @@ def refine_offsets(ref: Any, sec: Any, *, patch: int = 64, grid: tuple[int, int]
     nl, ns = a.shape
     if nl < patch or ns < patch:
         raise RasterError(f"burst {a.shape} smaller than one {patch}-sample patch")
-    if phase is not None:
-        ph = phase(np.arange(nl)[:, None], np.arange(ns)[None, :]) if callable(phase) else phase
-        rot = np.exp(1j * np.asarray(ph, np.float64))
-        a, b = a * rot, b * rot
     half = patch // 2
     cl = np.linspace(half, nl - half, grid[0]).astype(int)
     cp = np.linspace(half, ns - half, grid[1]).astype(int)
     lines, pixels = (g.ravel() for g in np.meshgrid(cl, cp, indexing="ij"))
-    stack = [(a[l0 - half:l0 + half, p0 - half:p0 + half], b[l0 - half:l0 + half, p0 - half:p0 + half])
-             for l0, p0 in zip(lines, pixels, strict=True)]
-    pa = np.stack([s[0] for s in stack])
-    pb = np.stack([s[1] for s in stack])
+    offs = np.arange(-half, patch - half)
+    rows = lines[:, None, None] + offs[None, :, None]  # (n, patch, 1)
+    cols = pixels[:, None, None] + offs[None, None, :]  # (n, 1, patch)
+    pa, pb = a[rows, cols], b[rows, cols]
+    if phase is not None:  # deramp the patches only
+        ph = (phase(rows.astype(float), cols.astype(float)) if callable(phase)
+              else np.asarray(phase)[rows, cols])
+        rot = phasor(ph)
+        pa, pb = pa * rot, pb * rot
     az, rg, quality = patch_offsets(pa, pb, upsample=upsample)
     valid = ((pa != 0) & (pb != 0)).all(axis=(1, 2)) & (quality >= min_quality)
     if valid.sum() < {0: 1, 1: 3, 2: 6}[degree]:

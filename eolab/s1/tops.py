@@ -36,7 +36,7 @@ import xarray as xr
 from eolab.errors import RasterError
 
 __all__ = ["SPEED_OF_LIGHT", "TopsRamp", "deramp", "deramp_phase", "doppler_centroid_by_block",
-           "reramp"]
+           "phasor", "reramp"]
 
 SPEED_OF_LIGHT = 299_792_458.0
 
@@ -136,18 +136,34 @@ class TopsRamp:
 
     def __call__(self, line: Any, pixel: Any) -> np.ndarray:
         """φ(line, pixel) in radians (float64, broadcast of line and pixel)."""
-        line = np.asarray(line, np.float64)
         tau = self.range_time(pixel)
         ka = _poly(self.fm_rate, tau - self.fm_rate_t0)
         fdc = _poly(self.dc, tau - self.dc_t0)
-        tau_ref = self.range_time(self.reference_pixel)
-        eta_c0 = -_poly(self.dc, tau_ref - self.dc_t0) / _poly(self.fm_rate, tau_ref
-                                                               - self.fm_rate_t0)
+        ks = 2.0 * self.velocity * np.deg2rad(self.steering_rate) / self.wavelength
+        tau_ref = float(self.range_time(self.reference_pixel))
+        eta_c0 = -float(_poly(self.dc, np.float64(tau_ref - self.dc_t0))
+                        / _poly(self.fm_rate, np.float64(tau_ref - self.fm_rate_t0)))
+        kt = ka * ks / (ka - ks)
         eta_ref = -fdc / ka - eta_c0
-        eta = (line - self.lines_per_burst / 2.0) * self.azimuth_time_interval
+        eta = (np.asarray(line, np.float64) - self.lines_per_burst / 2.0) * (
+            self.azimuth_time_interval)
         d = eta - eta_ref
-        kt = self.doppler_rate(pixel)
-        return np.asarray(-np.pi * kt * d * d - 2.0 * np.pi * fdc * d, dtype=np.float64)
+        return np.asarray(-np.pi * d * (kt * d + 2.0 * fdc), dtype=np.float64)
+
+
+def phasor(phase: Any, sign: float = 1.0) -> np.ndarray:
+    """e^{j·sign·φ} as complex64, via float32 cos/sin after reducing φ to ±π in float64.
+
+    (TOPS phases reach ~10⁴ rad; the reduction keeps float32 accurate to ~3e-7.)
+    """
+    phi = np.asarray(phase, np.float64)
+    reduced = (phi - (2.0 * np.pi) * np.rint(phi * (0.5 / np.pi))).astype(np.float32)
+    out = np.empty(reduced.shape, np.complex64)
+    np.cos(reduced, out=out.real)
+    np.sin(reduced, out=out.imag)
+    if sign < 0:
+        np.negative(out.imag, out=out.imag)
+    return out
 
 
 def deramp_phase(ramp: TopsRamp, line: Any = None, pixel: Any = None, *,
@@ -184,7 +200,7 @@ def _rotate(burst: Any, phase: Any, sign: float) -> Any:
         raise RasterError(f"a burst must be a 2-D complex array; got {values.dtype}, "
                           f"shape {values.shape}")
     ph = _phase_like(values, phase)
-    out = (values * np.exp(sign * 1j * ph)).astype(np.complex64)
+    out = values.astype(np.complex64) * phasor(ph, sign)
     if isinstance(burst, xr.DataArray):
         return burst.copy(data=out)
     return out
