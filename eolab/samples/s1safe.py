@@ -1,0 +1,202 @@
+"""Simulated Sentinel-1A IW SLC pair over the tutorial's flood scene, in the real SAFE layout.
+
+:func:`write_slc_pair` writes two zipped products named like the tutorial's
+(S1A, IW, SLC, 1SDV, 12 and 24 March 2021, descending relative orbit 147)::
+
+    NAME.SAFE/
+      manifest.safe
+      annotation/s1a-iw2-slc-vv-<start>-<stop>-<orbit>-<datatake>-005.xml
+      annotation/calibration/{calibration,noise}-s1a-iw2-slc-vv-...-005.xml
+      measurement/s1a-iw2-slc-vv-...-005.tiff      CInt16, bursts stacked
+
+and ``s1_truth.npz`` next to them. xarray-sentinel opens every group of the
+unzipped products. What is simulated, and what differs from real products:
+
+* **Geometry.** A circular Keplerian orbit anchored on a real S1A state vector
+  and the 12-day repeat (:mod:`eolab.samples._s1safe_orbit`): absolute orbits
+  36969 (12 March, 19:16 UTC, descending) and 37144 (24 March), relative
+  orbit 147. The ground track is moved a few km across track so the flood
+  lies inside IW2. Secondary orbit: the same ellipse 12 days (175 orbits)
+  later, offset 30 m radially and 140 m across track, with a 5 cm/s
+  cross-track drift (baseline ~140 m, non-parallel), and a burst timing
+  0.37 line later: the offsets vary across the scene, so coregistration has
+  to use the geometry.
+* **Size.** One sub-swath (IW2), VV only (VH would double the size; the name
+  keeps ``1SDV`` as the tutorial's), 2 bursts of the real 1513 lines and
+  1342-line burst cycle, real azimuth time interval; the range window is
+  cropped to :data:`SAMPLES` samples around the flood and the range sampling
+  rate is **a quarter of the real one** (16.09 MHz, 9.3 m slant, ~15 m
+  ground), so the pair covers the flood in ~20 MB. The annotation
+  (rangeSamplingRate, rangePixelSpacing, numberOfSamples, LUT pixels) says
+  so consistently.
+* **Signal** (:mod:`eolab.samples._s1safe_signal`): class-dependent VV sigma0
+  (:data:`SIGMA0_DB`), fully developed speckle (circular Gaussian, 0.8 of
+  the band in azimuth and range), true coherence per class
+  (:data:`COHERENCE`, 0 where the flood changed the surface), the TOPS
+  azimuth ramp from the annotated FM rate, Doppler centroid and steering
+  rate (deramp before resampling), the interferometric phase of the
+  baseline (flat earth and topography). No thermal noise is added; the noise
+  LUTs annotate a NESZ of -30 dB (lower than the real ~-23 dB, so that noise
+  subtraction barely changes the simulated sigma0).
+* Calibration: A_beta = 237 (constant), A_sigma = A_beta / sqrt(sin inc),
+  A_gamma = A_beta / sqrt(tan inc), dn = 200.8, one vector per burst start
+  and the last line, every 40 samples.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from eolab.io.rasters import atomic_path
+from eolab.s1.geometry import ground_to_radar
+from eolab.samples import _s1safe_signal as sig
+from eolab.samples._s1safe_orbit import PERIOD, KeplerOrbit, _pick_pass, relative_orbit
+from eolab.samples._s1safe_product import write_product
+from eolab.samples._s1safe_swath import (
+    AZIMUTH_TIME_INTERVAL,
+    RANGE_SAMPLING_RATE,
+    Ground,
+    Swath,
+)
+
+__all__ = [
+    "COHERENCE",
+    "DATES",
+    "FLOOD_COHERENCE",
+    "FLOOD_SIGMA0_DB",
+    "SAMPLES",
+    "SIGMA0_DB",
+    "write_slc_pair",
+]
+
+COHERENCE = sig.COHERENCE
+FLOOD_COHERENCE = sig.FLOOD_COHERENCE
+SIGMA0_DB = sig.SIGMA0_DB
+FLOOD_SIGMA0_DB = sig.FLOOD_SIGMA0_DB
+DATES = ("20210312", "20210324")
+SAMPLES = 1536                  #: range samples per product
+BURSTS = 2
+SWATH = "IW2"
+GROUND_RANGE_KM = 472.0         #: flood centre, right of the ground track
+BURST_SHIFT_LINES = 0.37        #: date-2 burst timing, relative to date 1 (lines)
+BASELINE = {"radial_offset": 30.0, "cross_offset": 140.0, "cross_rate": 0.05}
+
+
+def _centre(scene: Any) -> tuple[float, float]:
+    """UTM point the pair is centred on: the flood's median x (range), the scene's middle y."""
+    rows, cols = np.nonzero(scene.flood)
+    x0, y0, x1, y1 = scene.bounds
+    x = (x0 + x1) / 2 if cols.size == 0 else x0 + 20.0 * (float(np.median(cols)) + 0.5)
+    return x, (y0 + y1) / 2
+
+
+def _swaths(scene: Any, ground: Ground) -> tuple[Swath, Swath, dict[str, Any]]:
+    xc, yc = _centre(scene)
+    lon, lat = ground.to_lonlat.transform(xc, yc)
+    day = datetime(2021, 3, 12, tzinfo=UTC)
+    absolute, anx1, node, t_pass = _pick_pass(day, lat, lon, GROUND_RANGE_KM)
+    anx1 = anx1.replace(tzinfo=None)
+    anx2 = anx1 + timedelta(seconds=round(175 * PERIOD * 1e6) / 1e6)
+    lpb = 1513
+    first = round((t_pass - (1342 + lpb) / 2 * AZIMUTH_TIME_INTERVAL) * 1e6) / 1e6
+    vec_start = math.floor(first - 70.0) - (anx1.microsecond / 1e6)
+    m1 = KeplerOrbit(anx1, node)
+    m2 = KeplerOrbit(anx2, node, ref_time=t_pass, **BASELINE)
+    o1, o2 = m1.fitted(vec_start, 17), m2.fitted(vec_start, 17)
+    rc = ground_to_radar(o1, lon, lat, ground.mean_height, t_guess=t_pass)
+    tau0 = float(rc.slant_range_time) - SAMPLES / 2 / RANGE_SAMPLING_RATE
+    sw1 = Swath(SWATH, m1, o1, first, BURSTS, SAMPLES, tau0)
+    first2 = round((first + BURST_SHIFT_LINES * AZIMUTH_TIME_INTERVAL) * 1e6) / 1e6
+    sw2 = Swath(SWATH, m2, o2, first2, BURSTS, SAMPLES, tau0)
+    info = {"absolute_orbits": (absolute, absolute + 175), "relative_orbit": relative_orbit(absolute),
+            "vector_start": vec_start, "centre_lonlat": (float(lon), float(lat))}
+    return sw1, sw2, info
+
+
+def write_slc_pair(scene: Any, dest: str | os.PathLike[str], *, seed: int = 2021) -> dict[str, Any]:
+    """Write the simulated S1A IW SLC pair of ``scene`` and its truth into ``dest``.
+
+    Parameters
+    ----------
+    scene
+        :class:`eolab.samples.flood.FloodScene` (the truth rasters are used:
+        land cover, flood, permanent water, DEM; no bands are needed).
+    dest
+        Folder receiving the two ``<NAME>.zip`` and ``s1_truth.npz``.
+    seed
+        Seeds the speckle (same seed and scene, same bytes).
+
+    Returns
+    -------
+    dict
+        ``products`` (two zip paths, date order), ``names``, ``truth`` (npz
+        path), ``dates``, ``sigma0_db`` and ``coherence`` per land-cover code,
+        ``flood_sigma0_db``, ``flood_coherence``, ``relative_orbit``,
+        ``absolute_orbits``, ``swath``, ``polarisation``, ``bursts``,
+        ``lines_per_burst``, ``samples``, ``range_sampling_rate``,
+        ``baseline_m``. The npz holds, per burst ``k``, the reference-grid
+        offsets ``offset_line_k``/``offset_pixel_k`` (date-2 minus date-1
+        line/pixel at date-1 nodes ``offset_lines_k`` x ``offset_pixels_k``;
+        bilinear interpolation between nodes is good to 1e-3 px), the
+        radar-geometry truth ``class1_k``/``class2_k`` (land-cover code of each
+        date's pixels, 7 = flooded on date 2, 0 = outside the scene) and
+        ``coherence2_k`` (true gamma at date-2 pixels), and the tables.
+    """
+    ground = Ground(scene)
+    sw1, sw2, info = _swaths(scene, ground)
+    w1 = sig.white_field(sig.rng_for(seed, 1), (BURSTS - 1) * 1342 + sw1.lines_per_burst, SAMPLES)
+    w2 = sig.white_field(sig.rng_for(seed, 2), (BURSTS - 1) * 1342 + sw2.lines_per_burst, SAMPLES)
+    truth: dict[str, np.ndarray] = {}
+    bursts: dict[int, list[np.ndarray]] = {1: [], 2: []}
+    inner = (slice(sig.MARGIN, -sig.MARGIN), slice(sig.MARGIN, -sig.MARGIN))
+    lines = np.arange(sw1.lines_per_burst, dtype=np.float64)
+    pixels = np.arange(SAMPLES, dtype=np.float64)
+    for k in range(BURSTS):
+        t1 = sig.classify(ground, sw1, k, 1)
+        t2 = sig.classify(ground, sw2, k, 2)
+        b1 = sig.baseband(sw1, k, w1)
+        s1 = b1[inner] * np.exp(-1j * sw1.phase(k, lines[:, None], pixels[None, :]))
+        bursts[1].append(s1 * np.sqrt(t1["sigma0"]))
+        u2 = sig.baseband(sw2, k, w2)[inner] * np.exp(-1j * sw2.phase(k, lines[:, None], pixels[None, :]))
+        back = sig.offsets(ground, sw2, sw1, k)
+        bursts[2].append(sig.secondary_burst(sw1, sw2, k, b1, back, t2, u2))
+        fwd = sig.offsets(ground, sw1, sw2, k, step=(8, 16))
+        truth[f"offset_lines_{k}"] = fwd["lines"]
+        truth[f"offset_pixels_{k}"] = fwd["pixels"]
+        truth[f"offset_line_{k}"] = (fwd["line_dem"] - fwd["lines"][:, None]).astype(np.float64)
+        truth[f"offset_pixel_{k}"] = (fwd["pixel_dem"] - fwd["pixels"][None, :]).astype(np.float64)
+        truth[f"class1_{k}"] = t1["class"]
+        truth[f"class2_{k}"] = t2["class"]
+        truth[f"coherence2_{k}"] = t2["coherence"].astype(np.float32)
+    dest_dir = Path(dest)
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    paths, names = [], []
+    for date, sw, data in ((1, sw1, bursts[1]), (2, sw2, bursts[2])):
+        path = write_product(dest_dir, sw, data, ground, date=date, seed=seed,
+                             absolute_orbit=info["absolute_orbits"][date - 1],
+                             vector_start=info["vector_start"])
+        paths.append(path)
+        names.append(path.name[:-4])
+    tables = {"sigma0_db": SIGMA0_DB, "coherence": COHERENCE}
+    truth["sigma0_db_table"] = np.array([SIGMA0_DB[c] for c in range(7)] + [FLOOD_SIGMA0_DB])
+    truth["coherence_table"] = np.array([COHERENCE[c] for c in range(7)] + [FLOOD_COHERENCE])
+    truth_path = dest_dir / "s1_truth.npz"
+    with atomic_path(truth_path) as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(fh, **truth)
+    return {
+        "products": paths, "names": names, "truth": truth_path, "dates": DATES,
+        **tables, "flood_sigma0_db": FLOOD_SIGMA0_DB, "flood_coherence": FLOOD_COHERENCE,
+        "relative_orbit": info["relative_orbit"], "absolute_orbits": info["absolute_orbits"],
+        "swath": SWATH, "polarisation": "VV", "bursts": BURSTS,
+        "lines_per_burst": sw1.lines_per_burst, "samples": SAMPLES,
+        "range_sampling_rate": RANGE_SAMPLING_RATE,
+        "baseline_m": dict(BASELINE), "burst_shift_lines": BURST_SHIFT_LINES,
+        "centre_lonlat": info["centre_lonlat"],
+    }
+
