@@ -149,15 +149,20 @@ def _pair(shape: tuple[int, int], tops: bool, seed: int = 7, extra: float = 0.0
             "rg": rg, "truth": truth, "ramp": ramp}
 
 
-@pytest.mark.parametrize("tops", [False, True])
-def test_refine_and_resample__recovers_offsets(tops: bool) -> None:
+@pytest.mark.parametrize(("tops", "patches_only"), [(False, False), (True, False),
+                                                    (True, True)])
+def test_refine_and_resample__recovers_offsets(tops: bool, patches_only: bool) -> None:
     shape = (256, 512)
     p = _pair(shape, tops)
     ramp = p["ramp"]
     inner = (slice(8, -8), slice(8, -8))
     geo_az, geo_rg = p["az"] + 0.2, p["rg"] + 0.2  # geometry with a 0.2 px error
-    first = resample_burst(p["sec"], geo_az, geo_rg, phase=ramp)
-    fit = refine_offsets(p["ref"], first, phase=ramp)
+    if patches_only:  # only the correlation patches are resampled
+        fit = refine_offsets(p["ref"], p["sec"], phase=ramp, offsets=(geo_az, geo_rg),
+                             sec_phase=ramp)
+    else:
+        first = resample_burst(p["sec"], geo_az, geo_rg, phase=ramp)
+        fit = refine_offsets(p["ref"], first, phase=ramp)
     assert fit.used.sum() >= 30 and max(fit.rms) < 0.02
     daz, drg = fit.evaluate()
     az, rg = geo_az + daz, geo_rg + drg

@@ -258,10 +258,39 @@ def _robust_fit(a: np.ndarray, terms: np.ndarray, ok: np.ndarray) -> tuple[np.nd
     return coeffs, used
 
 
+def _resampled_patches(sec: np.ndarray, offsets: tuple[Any, Any], sec_phase: Any,
+                       rows: np.ndarray, cols: np.ndarray, patch: int) -> np.ndarray:
+    """The secondary resampled onto the reference patches starting at (rows, cols)."""
+    nl, ns = sec.shape
+    az = np.broadcast_to(np.asarray(offsets[0]), sec.shape)
+    rg = np.broadcast_to(np.asarray(offsets[1]), sec.shape)
+    margin = 10 + int(np.ceil(max(np.abs(az).max(), np.abs(rg).max())))
+    out = np.empty((rows.size, patch, patch), np.complex64)
+    for i, (r0, c0) in enumerate(zip(rows, cols, strict=True)):
+        w0, w1 = max(r0 - margin, 0), min(r0 + patch + margin, nl)
+        v0, v1 = max(c0 - margin, 0), min(c0 + patch + margin, ns)
+        if sec_phase is None or not callable(sec_phase):
+            ph = None if sec_phase is None else np.asarray(sec_phase)[w0:w1, v0:v1]
+        else:
+            def ph(line: Any, pixel: Any, w0: int = w0, v0: int = v0) -> Any:
+                return sec_phase(line + w0, pixel + v0)
+        window = resample_burst(sec[w0:w1, v0:v1], az[w0:w1, v0:v1], rg[w0:w1, v0:v1],
+                                phase=ph, threads=1)
+        out[i] = window[r0 - w0:r0 - w0 + patch, c0 - v0:c0 - v0 + patch]
+    return out
+
+
 def refine_offsets(ref: Any, sec: Any, *, patch: int = 64, grid: tuple[int, int] = (6, 12),
                    degree: int = 1, upsample: int = 16, min_quality: float = 0.3,
-                   phase: Any = None) -> OffsetFit:
+                   phase: Any = None, offsets: tuple[Any, Any] | None = None,
+                   sec_phase: Any = None) -> OffsetFit:
     """Residual offsets of a (geometrically resampled) secondary by amplitude correlation.
+
+    ``sec`` is either already resampled onto the reference grid, or — with
+    ``offsets=(az_offset, rg_offset)``, the geometric fields — the original
+    secondary burst: then only the patches are resampled (with
+    :func:`resample_burst` and the secondary's ramp ``sec_phase``), which
+    saves a full-burst resampling before the final one.
 
     In ``grid`` patches of ``patch`` × ``patch`` samples, both images are
     deramped (when ``phase``, the ramp on the reference grid, is given),
@@ -289,7 +318,11 @@ def refine_offsets(ref: Any, sec: Any, *, patch: int = 64, grid: tuple[int, int]
     offs = np.arange(-half, patch - half)
     rows = lines[:, None, None] + offs[None, :, None]  # (n, patch, 1)
     cols = pixels[:, None, None] + offs[None, None, :]  # (n, 1, patch)
-    pa, pb = a[rows, cols], b[rows, cols]
+    pa = a[rows, cols]
+    if offsets is None:
+        pb = b[rows, cols]
+    else:
+        pb = _resampled_patches(b, offsets, sec_phase, lines - half, pixels - half, patch)
     if phase is not None:  # deramp the patches only
         ph = (phase(rows.astype(float), cols.astype(float)) if callable(phase)
               else np.asarray(phase)[rows, cols])
