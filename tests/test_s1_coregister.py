@@ -103,6 +103,15 @@ def test_deramp__shift_experiment_of_the_notes() -> None:
     assert _global_coherence(naive[inner], truth[inner]) < 0.3
 
 
+def test_tops_ramp__on_columns_matches_direct_evaluation() -> None:
+    ramp = _ramp(1500)
+    rng = np.random.default_rng(0)
+    line = rng.uniform(0, 1500, (20, 3000))
+    offset = rng.uniform(-3, 3, (20, 3000))
+    direct = ramp(line, np.arange(3000) + offset)
+    np.testing.assert_allclose(ramp.on_columns(line, offset), direct, rtol=0, atol=1e-6)
+
+
 def test_tops_ramp__from_attrs_and_errors() -> None:
     attrs = {"azimuth_steering_rate": 1.590368784, "radar_frequency_hz": 5.405e9,
              "azimuth_fm_rate_polynomial": [-2321.0, 1.2e5, 0.0], "azimuth_fm_rate_t0": TAU0,

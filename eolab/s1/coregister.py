@@ -31,7 +31,7 @@ import xarray as xr
 
 from eolab.errors import RasterError
 from eolab.s1._correlate import patch_offsets
-from eolab.s1.tops import phasor
+from eolab.s1.tops import TopsRamp, phasor
 
 __all__ = ["OffsetFit", "refine_offsets", "resample_burst"]
 
@@ -181,8 +181,10 @@ def resample_burst(burst: Any, az_offset: Any, rg_offset: Any, *,
         y = lines[rows] + az[rows].astype(np.float64)
         out[rows] = _interp_axis(ranged, pad_az + rows.start, y - rows.start, 0, taps)
         if phase is not None:  # reramp at the resampled coordinates
-            x = pixels + rg[rows].astype(np.float64)
-            out[rows] *= phasor(_phase_at(phase, y, x), -1.0)
+            r = rg[rows].astype(np.float64)
+            ph = (phase.on_columns(y, r) if isinstance(phase, TopsRamp)
+                  else _phase_at(phase, y, pixels + r))
+            out[rows] *= phasor(ph, -1.0)
 
     nthreads = threads if threads is not None else min(4, os.cpu_count() or 1)
     if nthreads > 1:
