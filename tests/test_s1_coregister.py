@@ -11,7 +11,7 @@ from scipy.ndimage import map_coordinates
 
 from eolab.errors import RasterError
 from eolab.s1.coherence import coherence
-from eolab.s1.coregister import refine_offsets, resample_burst
+from eolab.s1.coregister import esd_shift, refine_offsets, resample_burst
 from eolab.s1.tops import TopsRamp, deramp, deramp_phase, doppler_centroid_by_block, reramp
 
 DT = 2.0555563e-3  # azimuth time interval (486.5 Hz)
@@ -229,3 +229,34 @@ def test_refine_offsets__constant_shift_and_errors() -> None:
         refine_offsets(scene, np.zeros_like(scene) + 1e-3, grid=(2, 2))
     with pytest.raises(RasterError, match="degree"):
         refine_offsets(scene, sec, degree=3)
+
+
+@pytest.mark.parametrize("error", [0.01, -0.02])
+def test_esd_shift__recovers_a_small_azimuth_error(error: float) -> None:
+    """Overlap of bursts k (its lines 1400…) and k+1 (its lines 0…), secondary late by a0."""
+    lines, samples, spacing, a0 = 128, 64, 1400, 0.35
+    ramp = _ramp(1500)
+    scene = _scene((lines, samples), 1, seed=11)
+    f = np.fft.fftfreq(lines)[:, None]
+
+    def shifted(s: float) -> np.ndarray:  # scene(l + s), exact for the periodic scene
+        return np.fft.ifft(np.fft.fft(scene, axis=0) * np.exp(2j * np.pi * f * s), axis=0)
+
+    line = np.arange(lines)[:, None]
+    pixel = np.arange(samples)[None, :]
+    looks = []
+    for first in (spacing, 0):  # burst k's last lines, then burst k+1's first lines
+        ref = scene * np.exp(-1j * ramp(line + first, pixel))
+        sec = shifted(-a0) * np.exp(-1j * ramp(line + first - a0, pixel))
+
+        def sec_phase(ln: Any, px: Any, first: int = first) -> Any:
+            return ramp(ln + first - a0, px)
+
+        out = resample_burst(sec, a0 + error, 0.0, phase=sec_phase)
+        looks += [ref[10:-10], out[10:-10]]
+    delta_f = ramp.doppler_rate(np.arange(samples)) * spacing * DT
+    corr = esd_shift(*looks, doppler_difference=delta_f, azimuth_time_interval=DT)
+    assert corr == pytest.approx(-error, abs=1e-3)
+    with pytest.raises(RasterError, match="one shape"):
+        esd_shift(looks[0], looks[1][:5], looks[2], looks[3], doppler_difference=4800.0,
+                  azimuth_time_interval=DT)

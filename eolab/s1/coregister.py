@@ -31,9 +31,10 @@ import xarray as xr
 
 from eolab.errors import RasterError
 from eolab.s1._correlate import patch_offsets
+from eolab.s1._esd import esd_shift
 from eolab.s1.tops import TopsRamp, phasor
 
-__all__ = ["OffsetFit", "refine_offsets", "resample_burst"]
+__all__ = ["OffsetFit", "esd_shift", "refine_offsets", "resample_burst"]
 
 _TABLE = 1024  # kernel table resolution (fractions of a sample)
 _ROWS = 32     # rows per vectorised chunk
