@@ -1,4 +1,4 @@
-"""eolab.s1.geometry: orbit fit, ellipsoid, ground<->radar; proven on real Sentinel-1 annotations."""
+"""eolab.s1.geometry: orbit fit, ellipsoid, ground<->radar; proven on real S1 annotations."""
 
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ def _rot(t: np.ndarray) -> np.ndarray:
     x_in = np.stack([r * np.cos(u), r * np.sin(u) * np.cos(inc), r * np.sin(u) * np.sin(inc)], -1)
     w = -OMEGA_E * t + 0.5
     c, s = np.cos(w), np.sin(w)
-    return np.stack([c * x_in[:, 0] - s * x_in[:, 1], s * x_in[:, 0] + c * x_in[:, 1], x_in[:, 2]], -1)
+    return np.stack(
+        [c * x_in[:, 0] - s * x_in[:, 1], s * x_in[:, 0] + c * x_in[:, 1], x_in[:, 2]], -1
+    )
 
 
 def _orbit() -> tuple[g.Orbit, np.ndarray]:
@@ -42,7 +44,11 @@ def test_fit_orbit__reproduces_state_vectors() -> None:
 
 
 def test_geodetic_ecef__round_trip() -> None:
-    lon, lat, h = np.array([150.8, -10.0, 0.0]), np.array([-33.6, 45.0, 89.0]), np.array([0.0, 120.0, -30.0])
+    lon, lat, h = (
+        np.array([150.8, -10.0, 0.0]),
+        np.array([-33.6, 45.0, 89.0]),
+        np.array([0.0, 120.0, -30.0]),
+    )
     lo, la, hh = g.ecef_to_geodetic(g.geodetic_to_ecef(lon, lat, h))
     np.testing.assert_allclose(lo, lon, atol=1e-10)
     np.testing.assert_allclose(la, lat, atol=1e-10)
@@ -50,9 +56,13 @@ def test_geodetic_ecef__round_trip() -> None:
 
 
 def test_radar_to_ground__round_trip() -> None:
-    orbit, t = _orbit()
-    grid = g.RadarGrid(first_line_time=50.0, azimuth_time_interval=0.002055556,
-                       slant_range_time=5.34e-3, range_sampling_rate=64345238.0)
+    orbit, _ = _orbit()
+    grid = g.RadarGrid(
+        first_line_time=50.0,
+        azimuth_time_interval=0.002055556,
+        slant_range_time=5.34e-3,
+        range_sampling_rate=64345238.0,
+    )
     line, pixel = np.meshgrid(np.linspace(0, 9000, 7), np.linspace(0, 20000, 9), indexing="ij")
     h = np.linspace(-50, 800, line.size).reshape(line.shape)
     ground = g.radar_to_ground(orbit, grid.time(line), grid.tau(pixel), h)
@@ -112,12 +122,18 @@ def test_ground_to_radar__real_geolocation_grid(realdata: Path, index: int) -> N
     pixel_err = rc.pixel - pixel_xml
     assert np.abs(line_err).max() <= 0.02, np.abs(line_err).max()
     assert np.abs(pixel_err).max() <= 0.05, np.abs(pixel_err).max()
-    assert np.abs((tau_xml - tau0) * fs - pixel_xml).max() < 0.05  # the annotation is self-consistent
+    assert (
+        np.abs((tau_xml - tau0) * fs - pixel_xml).max() < 0.05
+    )  # the annotation is self-consistent
     # and back: radar -> ground lands within a metre of the annotated point
     ground = g.radar_to_ground(orbit, t_xml, tau_xml, h)
     from pyproj import Geod
 
     _, _, dist = Geod(ellps="WGS84").inv(lon, lat, ground.longitude, ground.latitude)
     assert dist.max() < 1.0
-    np.testing.assert_allclose(ground.elevation_angle, field("elevationAngle").astype(float), atol=0.01)
-    np.testing.assert_allclose(ground.incidence_angle, field("incidenceAngle").astype(float), atol=0.1)
+    np.testing.assert_allclose(
+        ground.elevation_angle, field("elevationAngle").astype(float), atol=0.01
+    )
+    np.testing.assert_allclose(
+        ground.incidence_angle, field("incidenceAngle").astype(float), atol=0.1
+    )

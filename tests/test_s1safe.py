@@ -13,11 +13,21 @@ import pytest
 
 xs = pytest.importorskip("xarray_sentinel")
 
-from eolab.s1 import geometry as g  # noqa: E402
+from eolab.s1 import geometry as g
 
 SWATH, POL = "IW2", "VV"
-GROUPS = ["", "/orbit", "/gcp", "/calibration", "/noise_range", "/noise_azimuth",
-          "/azimuth_fm_rate", "/dc_estimate", "/0", "/1"]
+GROUPS = [
+    "",
+    "/orbit",
+    "/gcp",
+    "/calibration",
+    "/noise_range",
+    "/noise_azimuth",
+    "/azimuth_fm_rate",
+    "/dc_estimate",
+    "/0",
+    "/1",
+]
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +107,9 @@ def test_gcp_grid__matches_geometry(pair: dict[str, Any], date: int) -> None:
     k = np.minimum(line // lpb, len(bursts) - 1)
     t_burst = orbit.seconds(np.array(bursts))[k]
     pred_line = k * lpb + (rc.azimuth_time - t_burst) / attrs["azimuth_time_interval"]
-    pred_pixel = (rc.slant_range_time - attrs["image_slant_range_time"]) * attrs["range_sampling_rate"]
+    pred_pixel = (rc.slant_range_time - attrs["image_slant_range_time"]) * attrs[
+        "range_sampling_rate"
+    ]
     assert np.abs(pred_line - line).max() < 0.01
     assert np.abs(pred_pixel - gcp["pixel"].values[None, :]).max() < 0.01
 
@@ -171,12 +183,12 @@ def test_deramp__azimuth_spectrum_centred(pair: dict[str, Any], date: int) -> No
         f_ramp = -dphi / (2 * np.pi) * prf
         local.append(f_ramp)
         assert abs(wrap(centroid(burst[part]) - f_ramp)) < 0.03 * prf
-    assert max(local) - min(local) > 3 * prf     # the TOPS sweep: several PRFs over the burst
+    assert max(local) - min(local) > 3 * prf  # the TOPS sweep: several PRFs over the burst
     spec = np.abs(np.fft.fft(deramped[valid], axis=0)) ** 2
     f = np.fft.fftfreq(spec.shape[0], 1 / prf)
     inband = spec[np.abs(f) < 0.35 * prf].mean()
     outband = spec[np.abs(f) > 0.45 * prf].mean()
-    assert outband < 0.05 * inband      # band-limited around 0 Hz after deramping
+    assert outband < 0.05 * inband  # band-limited around 0 Hz after deramping
 
 
 def test_coherence__true_offsets_recover_gamma(pair: dict[str, Any]) -> None:
@@ -196,8 +208,9 @@ def test_coherence__true_offsets_recover_gamma(pair: dict[str, Any]) -> None:
     op = _bilinear(nl, npx, truth[f"offset_pixel_{k}"], lines, pixels)
     l2, p2 = lines[:, None] + ol, pixels[None, :] + op
     base = s2 * np.exp(1j * _ramp(sec, k, lines[:, None], pixels[None, :]))
-    res = (ndimage.map_coordinates(base.real, [l2, p2], order=3, mode="nearest")
-           + 1j * ndimage.map_coordinates(base.imag, [l2, p2], order=3, mode="nearest"))
+    res = ndimage.map_coordinates(
+        base.real, [l2, p2], order=3, mode="nearest"
+    ) + 1j * ndimage.map_coordinates(base.imag, [l2, p2], order=3, mode="nearest")
     s2r = res * np.exp(-1j * _ramp(sec, k, l2, p2))
     attrs = _open(ref).attrs
     wavelength = g.SPEED_OF_LIGHT / (attrs["radar_frequency"] * 1e9)
@@ -205,8 +218,14 @@ def test_coherence__true_offsets_recover_gamma(pair: dict[str, Any]) -> None:
     ifg = s1 * np.conj(s2r) * np.exp(-1j * 4 * np.pi / wavelength * dr)
     win = (9, 30)
     num = np.abs(ndimage.uniform_filter(ifg.real, win) + 1j * ndimage.uniform_filter(ifg.imag, win))
-    den = np.sqrt(np.clip(ndimage.uniform_filter(np.abs(s1) ** 2, win)
-                          * ndimage.uniform_filter(np.abs(s2r) ** 2, win), 0, None))
+    den = np.sqrt(
+        np.clip(
+            ndimage.uniform_filter(np.abs(s1) ** 2, win)
+            * ndimage.uniform_filter(np.abs(s2r) ** 2, win),
+            0,
+            None,
+        )
+    )
     coh = num / np.maximum(den, 1e-12)
     cls = truth[f"class1_{k}"]
     # pure windows only: the class is constant over the window
@@ -223,8 +242,9 @@ def test_coherence__true_offsets_recover_gamma(pair: dict[str, Any]) -> None:
         assert abs(float(coh[sel].mean()) - expected) < 0.08, (code, coh[sel].mean(), expected)
 
 
-def _bilinear(nl: np.ndarray, npx: np.ndarray, v: np.ndarray, lines: np.ndarray, pixels: np.ndarray
-              ) -> np.ndarray:
+def _bilinear(
+    nl: np.ndarray, npx: np.ndarray, v: np.ndarray, lines: np.ndarray, pixels: np.ndarray
+) -> np.ndarray:
     from scipy.interpolate import RegularGridInterpolator
 
     f = RegularGridInterpolator((nl, npx), v, bounds_error=False, fill_value=None)
@@ -236,6 +256,6 @@ def test_truth__offsets_vary_across_the_scene(pair: dict[str, Any]) -> None:
     truth = np.load(pair["truth"])
     for k in range(2):
         ol, op = truth[f"offset_line_{k}"], truth[f"offset_pixel_{k}"]
-        assert np.ptp(op) > 0.2          # not one constant shift
+        assert np.ptp(op) > 0.2  # not one constant shift
         assert np.ptp(ol) > 0.005
         assert 0.0 < abs(float(ol.mean())) < 2.0

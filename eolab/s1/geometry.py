@@ -121,13 +121,19 @@ def fit_orbit(
     """
     t_raw = np.asarray(times)
     if epoch is None:
-        epoch = t_raw.ravel()[0] if np.issubdtype(t_raw.dtype, np.datetime64) else np.datetime64(0, "ns")
+        epoch = (
+            t_raw.ravel()[0]
+            if np.issubdtype(t_raw.dtype, np.datetime64)
+            else np.datetime64(0, "ns")
+        )
     epoch = np.datetime64(epoch, "ns")
     t = _as_seconds(t_raw, epoch)
     pos = np.asarray(positions, dtype=np.float64).reshape(-1, 3)
     if t.size != pos.shape[0] or t.size <= degree:
-        raise ValueError(f"need more than degree={degree} state vectors with one time each, "
-                         f"got {t.size} times and {pos.shape[0]} positions")
+        raise ValueError(
+            f"need more than degree={degree} state vectors with one time each, "
+            f"got {t.size} times and {pos.shape[0]} positions"
+        )
     centre = float((t.min() + t.max()) / 2)
     scale = float(max((t.max() - t.min()) / 2, 1.0))
     u = (t - centre) / scale
@@ -137,14 +143,14 @@ def fit_orbit(
         vel = np.asarray(velocities, dtype=np.float64).reshape(-1, 3)
         k = np.arange(degree + 1)
         d = np.where(k > 0, k * u[:, None] ** np.maximum(k - 1, 0), 0.0)
-        rows.append(d)           # d(pos)/du = scale * velocity
+        rows.append(d)  # d(pos)/du = scale * velocity
         rhs.append(vel * scale)
     coef, *_ = np.linalg.lstsq(np.vstack(rows), np.vstack(rhs), rcond=None)
     return Orbit(epoch=epoch, centre=centre, scale=scale, coefficients=coef)
 
 
 def orbit_from_dataset(orbit: Any, *, degree: int = 5) -> Orbit:
-    """:func:`fit_orbit` on an xarray-sentinel ``orbit`` group (``position``/``velocity`` by ``axis``)."""
+    """:func:`fit_orbit` on an xarray-sentinel ``orbit`` group (position/velocity by axis)."""
     times = orbit["azimuth_time"].values
     pos = orbit["position"].transpose("azimuth_time", "axis").values
     vel = orbit["velocity"].transpose("azimuth_time", "axis").values
@@ -156,7 +162,9 @@ def orbit_from_dataset(orbit: Any, *, degree: int = 5) -> Orbit:
 
 def geodetic_to_ecef(lon: Any, lat: Any, height: Any = 0.0) -> np.ndarray:
     """WGS84 longitude, latitude (deg) and ellipsoidal height (m) to ECEF, shape ``(..., 3)``."""
-    lon_, lat_, h_ = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (lon, lat, height)))
+    lon_, lat_, h_ = np.broadcast_arrays(
+        *(np.asarray(v, dtype=np.float64) for v in (lon, lat, height))
+    )
     x, y, z = _TO_ECEF.transform(lon_, lat_, h_)
     return np.stack([np.asarray(x), np.asarray(y), np.asarray(z)], axis=-1)
 
@@ -182,20 +190,26 @@ class RadarGrid:
 
     first_line_time: float
     azimuth_time_interval: float
-    slant_range_time: float          # two-way, first sample (s)
-    range_sampling_rate: float       # Hz
+    slant_range_time: float  # two-way, first sample (s)
+    range_sampling_rate: float  # Hz
 
     def line(self, t: Any) -> np.ndarray:
         return (np.asarray(t, dtype=np.float64) - self.first_line_time) / self.azimuth_time_interval
 
     def pixel(self, tau: Any) -> np.ndarray:
-        return (np.asarray(tau, dtype=np.float64) - self.slant_range_time) * self.range_sampling_rate
+        return (
+            np.asarray(tau, dtype=np.float64) - self.slant_range_time
+        ) * self.range_sampling_rate
 
     def time(self, line: Any) -> np.ndarray:
-        return self.first_line_time + np.asarray(line, dtype=np.float64) * self.azimuth_time_interval
+        return (
+            self.first_line_time + np.asarray(line, dtype=np.float64) * self.azimuth_time_interval
+        )
 
     def tau(self, pixel: Any) -> np.ndarray:
-        return self.slant_range_time + np.asarray(pixel, dtype=np.float64) / self.range_sampling_rate
+        return (
+            self.slant_range_time + np.asarray(pixel, dtype=np.float64) / self.range_sampling_rate
+        )
 
 
 class RadarCoordinates(NamedTuple):
@@ -228,8 +242,11 @@ def zero_doppler(
     below ``tol`` seconds.
     """
     p = np.asarray(xyz, dtype=np.float64)
-    t = np.full(p.shape[:-1], orbit.centre) if t_guess is None else np.broadcast_to(
-        orbit.seconds(t_guess), p.shape[:-1]).astype(np.float64)
+    t = (
+        np.full(p.shape[:-1], orbit.centre)
+        if t_guess is None
+        else np.broadcast_to(orbit.seconds(t_guess), p.shape[:-1]).astype(np.float64)
+    )
     for _ in range(max_iter):
         d = p - orbit.position(t)
         v = orbit.velocity(t)
@@ -280,8 +297,12 @@ def radar_to_ground(
     The off-nadir angle starts from a spherical guess and is refined by
     Newton on the geodetic height (``tol`` metres).
     """
-    t, tau, h = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (
-        orbit.seconds(azimuth_time), slant_range_time, height)))
+    t, tau, h = np.broadcast_arrays(
+        *(
+            np.asarray(v, dtype=np.float64)
+            for v in (orbit.seconds(azimuth_time), slant_range_time, height)
+        )
+    )
     s = orbit.position(t)
     v = orbit.velocity(t)
     rng = tau * SPEED_OF_LIGHT / 2

@@ -21,12 +21,12 @@ import numpy as np
 
 from eolab.s1.geometry import Orbit, fit_orbit, geodetic_to_ecef
 
-OMEGA_EARTH = 7.292115e-5                 #: rad/s
+OMEGA_EARTH = 7.292115e-5  #: rad/s
 CYCLE_DAYS, CYCLE_ORBITS = 12, 175
-PERIOD = CYCLE_DAYS * 86400.0 / CYCLE_ORBITS   #: nodal period (s)
+PERIOD = CYCLE_DAYS * 86400.0 / CYCLE_ORBITS  #: nodal period (s)
 INCLINATION = math.radians(98.18)
-RADIUS = 7_071_000.0                      #: orbit radius of the model (m)
-NODE_STEP = 360.0 * PERIOD / 86400.0      #: westward node shift per orbit (deg; sun-synchronous)
+RADIUS = 7_071_000.0  #: orbit radius of the model (m)
+NODE_STEP = 360.0 * PERIOD / 86400.0  #: westward node shift per orbit (deg; sun-synchronous)
 
 # the anchor: a real S1A state vector and its ANX (sarsen test product, relative orbit 117)
 _ANCHOR_ORBIT = 41314
@@ -64,11 +64,11 @@ class KeplerOrbit:
     """Circular orbit in ECEF: ANX at ``anx`` over ``node_lon``; optional constant baseline."""
 
     anx: datetime
-    node_lon: float          # degrees
-    radial_offset: float = 0.0      # m, along the radius
-    cross_offset: float = 0.0       # m, along the orbit normal, at ``anx + ref_time``
-    cross_rate: float = 0.0         # m/s, drift of the cross-track offset
-    ref_time: float = 0.0           # s after ANX
+    node_lon: float  # degrees
+    radial_offset: float = 0.0  # m, along the radius
+    cross_offset: float = 0.0  # m, along the orbit normal, at ``anx + ref_time``
+    cross_rate: float = 0.0  # m/s, drift of the cross-track offset
+    ref_time: float = 0.0  # s after ANX
 
     def position(self, t: np.ndarray) -> np.ndarray:
         """ECEF position (m) at ``t`` seconds after ANX."""
@@ -81,16 +81,19 @@ class KeplerOrbit:
         p = (RADIUS + self.radial_offset) * radial + cross[..., None] * normal
         w = math.radians(self.node_lon) - OMEGA_EARTH * t
         c, s = np.cos(w), np.sin(w)
-        return np.stack([c * p[..., 0] - s * p[..., 1], s * p[..., 0] + c * p[..., 1], p[..., 2]], -1)
+        return np.stack(
+            [c * p[..., 0] - s * p[..., 1], s * p[..., 0] + c * p[..., 1], p[..., 2]], -1
+        )
 
     def velocity(self, t: np.ndarray) -> np.ndarray:
         """ECEF velocity (m/s): a central difference of :meth:`position` (1 ms step)."""
         t = np.asarray(t, dtype=np.float64)
-        return (self.position(t + 1e-3) - self.position(t - 1e-3)) / 2e-3
+        return np.asarray((self.position(t + 1e-3) - self.position(t - 1e-3)) / 2e-3)
 
-    def state_vectors(self, start: float, count: int, step: float = 10.0
-                      ) -> tuple[list[datetime], np.ndarray, np.ndarray]:
-        """``count`` state vectors every ``step`` s from ``start`` s after ANX (times to the microsecond)."""
+    def state_vectors(
+        self, start: float, count: int, step: float = 10.0
+    ) -> tuple[list[datetime], np.ndarray, np.ndarray]:
+        """``count`` state vectors every ``step`` s from ``start`` s after ANX (to the µs)."""
         times = [self.anx + timedelta(seconds=start + i * step) for i in range(count)]
         secs = np.array([(t - self.anx).total_seconds() for t in times])
         return times, self.position(secs), self.velocity(secs)
@@ -103,8 +106,11 @@ class KeplerOrbit:
         return fit_orbit(stamps, pos, vel, epoch=epoch)
 
 
-def _descending_time(node_lon: float, lat: float, lon: float, look_km: float) -> tuple[float, float]:
-    """Seconds after ANX of the descending pass abeam of (lat, lon) and its cross-track miss (km)."""
+def _descending_time(
+    node_lon: float, lat: float, lon: float, look_km: float
+) -> tuple[float, float]:
+    """Seconds after ANX of the descending pass abeam of (lat, lon), and the cross-track miss (km)
+    of the point from ``look_km`` right of the track."""
     orbit = KeplerOrbit(datetime(2000, 1, 1, tzinfo=UTC), node_lon)
     t = np.linspace(0.5 * PERIOD, 0.75 * PERIOD, 2001)
     target = geodetic_to_ecef(lon, lat, 0.0)
@@ -117,8 +123,9 @@ def _descending_time(node_lon: float, lat: float, lon: float, look_km: float) ->
     return float(t[i]), float(np.dot(d[i], right) / 1e3 - look_km)
 
 
-def _pick_pass(day: datetime, lat: float, lon: float, ground_range_km: float
-               ) -> tuple[int, datetime, float, float]:
+def _pick_pass(
+    day: datetime, lat: float, lon: float, ground_range_km: float
+) -> tuple[int, datetime, float, float]:
     """Absolute orbit, ANX time, node longitude and seconds after ANX of the S1A descending pass
     of ``day`` that sees (lat, lon) nearest ``ground_range_km`` right of the track; the node
     longitude is then corrected so that the point lies exactly there."""

@@ -20,7 +20,6 @@ geometry with deramp -> resample -> reramp recovers it exactly):
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 
@@ -36,19 +35,19 @@ from eolab.samples._s1safe_swath import (
 
 #: VV sigma0 (dB) per land-cover class of the optical scene (code 0: outside the scene).
 SIGMA0_DB = {0: -12.0, 1: -22.0, 2: -4.0, 3: -7.5, 4: -10.0, 5: -12.0, 6: -14.0}
-FLOOD_SIGMA0_DB = -21.0            #: open flood water on date 2
+FLOOD_SIGMA0_DB = -21.0  #: open flood water on date 2
 #: True 12-day coherence per land-cover class; flooded pixels (date 2) have FLOOD_COHERENCE.
 COHERENCE = {0: 0.3, 1: 0.1, 2: 0.8, 3: 0.3, 4: 0.3, 5: 0.3, 6: 0.6}
 FLOOD_COHERENCE = 0.0
-FLOODED = 7                        #: class code in the radar truth: flooded on date 2
-BAND = 0.8                         #: signal bandwidth / sampling rate, azimuth and range
+FLOODED = 7  #: class code in the radar truth: flooded on date 2
+BAND = 0.8  #: signal bandwidth / sampling rate, azimuth and range
 _TAPS = 12
 _BETA = 4.0
-MARGIN = 16                        #: extra lines/samples around each burst for the interpolator
-INVALID_LINES = 20                 #: zero lines at each burst edge (firstValidSample = -1)
-INVALID_SAMPLES = 8                #: zero samples at each range edge
-_STEP_L, _STEP_P = 16, 32          #: node spacing of the geolocation/offset maps
-_H_REF = 200.0                     #: second height for the linear height correction
+MARGIN = 16  #: extra lines/samples around each burst for the interpolator
+INVALID_LINES = 20  #: zero lines at each burst edge (firstValidSample = -1)
+INVALID_SAMPLES = 8  #: zero samples at each range edge
+_STEP_L, _STEP_P = 16, 32  #: node spacing of the geolocation/offset maps
+_H_REF = 200.0  #: second height for the linear height correction
 
 
 def _lowpass(a: np.ndarray, axis: int) -> np.ndarray:
@@ -72,7 +71,7 @@ def baseband(sw: Swath, k: int, w: np.ndarray) -> np.ndarray:
     """Deramped unit field of burst ``k`` (with MARGIN): LPF_az(w e^{+j phi_k})."""
     lpb = sw.lines_per_burst
     r0 = k * BURST_CYCLE_LINES
-    block = w[r0:r0 + lpb + 2 * MARGIN]
+    block = w[r0 : r0 + lpb + 2 * MARGIN]
     lines = np.arange(-MARGIN, lpb + MARGIN, dtype=np.float64)
     pixels = np.arange(-MARGIN, sw.samples + MARGIN, dtype=np.float64)
     phi = sw.phase(k, lines[:, None], pixels[None, :])
@@ -122,8 +121,8 @@ def classify(ground: Ground, sw: Swath, k: int, date: int) -> dict[str, np.ndarr
     ll, pp = np.meshgrid(nl, npx, indexing="ij")
     t, tau = sw.grid(k).time(ll), sw.tau(pp)
     xy = []
-    for h in (0.0, _H_REF):
-        g = radar_to_ground(sw.orbit, t, tau, h)
+    for href in (0.0, _H_REF):
+        g = radar_to_ground(sw.orbit, t, tau, href)
         xy.append(ground.to_utm.transform(g.longitude, g.latitude))
     lines, pixels = np.arange(lpb, dtype=np.float64), np.arange(ns, dtype=np.float64)
     x0 = bilinear(nl, npx, np.asarray(xy[0][0]), lines, pixels)
@@ -143,12 +142,18 @@ def classify(ground: Ground, sw: Swath, k: int, date: int) -> dict[str, np.ndarr
     s0 = np.where(flood, FLOOD_SIGMA0_DB, s0)
     gam = np.where(flood, FLOOD_COHERENCE, gam)
     truth_cls = np.where(inside & scene.flood[row, col], FLOODED, cls).astype(np.uint8)
-    return {"class": truth_cls, "flood": flood, "height": h, "sigma0": 10 ** (s0 / 10),
-            "coherence": gam}
+    return {
+        "class": truth_cls,
+        "flood": flood,
+        "height": h,
+        "sigma0": 10 ** (s0 / 10),
+        "coherence": gam,
+    }
 
 
-def offsets(ground: Ground, src: Swath, dst: Swath, k: int, step: tuple[int, int] = (_STEP_L, _STEP_P)
-            ) -> dict[str, np.ndarray]:
+def offsets(
+    ground: Ground, src: Swath, dst: Swath, k: int, step: tuple[int, int] = (_STEP_L, _STEP_P)
+) -> dict[str, np.ndarray]:
     """Where ``dst`` burst k sees the ground seen by ``src`` burst k, on a node grid of ``src``.
 
     Returns node coordinates, the ground height, and ``dst`` (line, pixel) at
@@ -174,8 +179,13 @@ def offsets(ground: Ground, src: Swath, dst: Swath, k: int, step: tuple[int, int
 
 
 def secondary_burst(
-    sw1: Swath, sw2: Swath, k: int, b1: np.ndarray, back: dict[str, np.ndarray],
-    truth2: dict[str, np.ndarray], u2: np.ndarray,
+    sw1: Swath,
+    sw2: Swath,
+    k: int,
+    b1: np.ndarray,
+    back: dict[str, np.ndarray],
+    truth2: dict[str, np.ndarray],
+    u2: np.ndarray,
 ) -> np.ndarray:
     """Unit-calibrated (sigma0-scaled, no A) date-2 burst from date-1's baseband ``b1``."""
     lpb, ns = sw2.lines_per_burst, sw2.samples
@@ -194,8 +204,9 @@ def secondary_burst(
     return np.asarray(s * np.sqrt(truth2["sigma0"]))
 
 
-def quantise(s: np.ndarray, amplitude: np.ndarray, first_valid: np.ndarray, last_valid: np.ndarray
-             ) -> np.ndarray:
+def quantise(
+    s: np.ndarray, amplitude: np.ndarray, first_valid: np.ndarray, last_valid: np.ndarray
+) -> np.ndarray:
     """Scale by the calibration amplitude, round to CInt16 I/Q, zero the invalid area."""
     z = s * amplitude[None, :]
     re = np.clip(np.rint(z.real), -32767, 32767).astype(np.int16)
@@ -203,8 +214,11 @@ def quantise(s: np.ndarray, amplitude: np.ndarray, first_valid: np.ndarray, last
     out = np.empty(s.shape, np.complex64)
     out.real, out.imag = re, im
     cols = np.arange(s.shape[1])
-    valid = (first_valid[:, None] >= 0) & (cols[None, :] >= first_valid[:, None]) & (
-        cols[None, :] <= last_valid[:, None])
+    valid = (
+        (first_valid[:, None] >= 0)
+        & (cols[None, :] >= first_valid[:, None])
+        & (cols[None, :] <= last_valid[:, None])
+    )
     out[~valid] = 0
     return out
 
@@ -213,8 +227,8 @@ def valid_samples(lpb: int, ns: int) -> tuple[np.ndarray, np.ndarray]:
     """firstValidSample/lastValidSample per burst line (-1 for the invalid edge lines)."""
     first = np.full(lpb, INVALID_SAMPLES, np.int64)
     last = np.full(lpb, ns - 1 - INVALID_SAMPLES, np.int64)
-    first[:INVALID_LINES] = first[lpb - INVALID_LINES:] = -1
-    last[:INVALID_LINES] = last[lpb - INVALID_LINES:] = -1
+    first[:INVALID_LINES] = first[lpb - INVALID_LINES :] = -1
+    last[:INVALID_LINES] = last[lpb - INVALID_LINES :] = -1
     return first, last
 
 
@@ -225,4 +239,3 @@ def rng_for(seed: int, date: int) -> np.random.Generator:
 def amplitude_lut(incidence_deg: np.ndarray, a_beta: float) -> np.ndarray:
     """sigma-nought calibration amplitude A_sigma = A_beta / sqrt(sin(incidence))."""
     return np.asarray(a_beta / np.sqrt(np.sin(np.radians(incidence_deg))))
-

@@ -13,15 +13,15 @@ import pyproj
 from eolab.s1.geometry import SPEED_OF_LIGHT, Orbit, RadarGrid, radar_to_ground
 from eolab.samples._s1safe_orbit import KeplerOrbit
 
-RADAR_FREQUENCY = 5.405000454334350e09            #: Hz (C band, as every S1 product)
+RADAR_FREQUENCY = 5.405000454334350e09  #: Hz (C band, as every S1 product)
 WAVELENGTH = SPEED_OF_LIGHT / RADAR_FREQUENCY
-AZIMUTH_TIME_INTERVAL = 2.055556299999998e-03     #: s, real IW value
+AZIMUTH_TIME_INTERVAL = 2.055556299999998e-03  #: s, real IW value
 RANGE_DECIMATION = 4
-RANGE_SAMPLING_RATE = 6.434523812571428e07 / RANGE_DECIMATION   #: Hz (real rate / 4)
+RANGE_SAMPLING_RATE = 6.434523812571428e07 / RANGE_DECIMATION  #: Hz (real rate / 4)
 STEERING_RATE = {"IW1": 1.590368784, "IW2": 0.979863325, "IW3": 1.397440818}  #: deg/s
 LINES_PER_BURST = {"IW1": 1501, "IW2": 1513, "IW3": 1530}
-BURST_CYCLE_LINES = 1342        #: burst starts are this many lines apart (2.7586 s)
-DC_HZ = -2.5                    #: Doppler centroid (constant over the swath)
+BURST_CYCLE_LINES = 1342  #: burst starts are this many lines apart (2.7586 s)
+DC_HZ = -2.5  #: Doppler centroid (constant over the swath)
 _EARTH_RADIUS = 6_371_000.0
 
 
@@ -53,8 +53,9 @@ class Swath:
         return self.burst_start(k) + self.lines_per_burst / 2 * AZIMUTH_TIME_INTERVAL
 
     def grid(self, k: int) -> RadarGrid:
-        return RadarGrid(self.burst_start(k), AZIMUTH_TIME_INTERVAL, self.slant_range_time,
-                         RANGE_SAMPLING_RATE)
+        return RadarGrid(
+            self.burst_start(k), AZIMUTH_TIME_INTERVAL, self.slant_range_time, RANGE_SAMPLING_RATE
+        )
 
     def tau(self, pixel: Any) -> np.ndarray:
         return self.slant_range_time + np.asarray(pixel, dtype=np.float64) / RANGE_SAMPLING_RATE
@@ -73,7 +74,7 @@ class Swath:
         return DC_HZ, 0.0, 0.0
 
     def phase(self, k: int, line: Any, pixel: Any) -> np.ndarray:
-        """TOPS azimuth phase phi of burst ``k`` (S1_NOTES section 3); data = baseband * exp(-j phi)."""
+        """TOPS azimuth phase phi of burst ``k`` (S1_NOTES §3): data = baseband e^{-j phi}."""
         tmid = self.burst_mid(k)
         c = self.fm_rate_poly(tmid)
         d = self.dc_poly()
@@ -85,7 +86,9 @@ class Swath:
         kt = ka * ks / (ka - ks)
         eta_c = -fdc / ka
         eta_ref = eta_c - (-d[0] / c[0])
-        eta = (np.asarray(line, dtype=np.float64) - self.lines_per_burst / 2) * AZIMUTH_TIME_INTERVAL
+        eta = (
+            np.asarray(line, dtype=np.float64) - self.lines_per_burst / 2
+        ) * AZIMUTH_TIME_INTERVAL
         x = eta - eta_ref
         return np.asarray(-np.pi * kt * x**2 - 2 * np.pi * fdc * x)
 
@@ -112,9 +115,10 @@ class Ground:
         row, col, inside = self.index(x, y)
         return np.where(inside, self.dem[row, col], self.mean_height)
 
-    def locate(self, sw: Swath, k: int, line: np.ndarray, pixel: np.ndarray, iterations: int = 4
-               ) -> tuple[Any, np.ndarray, np.ndarray]:
-        """Radar -> ground on the DEM: (GroundCoordinates, UTM x, UTM y) of burst-k (line, pixel)."""
+    def locate(
+        self, sw: Swath, k: int, line: np.ndarray, pixel: np.ndarray, iterations: int = 4
+    ) -> tuple[Any, np.ndarray, np.ndarray]:
+        """Radar -> ground on the DEM: (GroundCoordinates, UTM x, UTM y) of burst-k line/pixel."""
         t = sw.grid(k).time(line)
         tau = sw.tau(pixel)
         h = np.full(np.broadcast(t, tau).shape, self.mean_height)
@@ -132,9 +136,15 @@ def nodes(n: int, step: int) -> np.ndarray:
     return np.unique(np.append(np.arange(0, n, step), n - 1)).astype(np.float64)
 
 
-def bilinear(node_l: np.ndarray, node_p: np.ndarray, values: np.ndarray,
-             lines: np.ndarray, pixels: np.ndarray) -> np.ndarray:
+def bilinear(
+    node_l: np.ndarray,
+    node_p: np.ndarray,
+    values: np.ndarray,
+    lines: np.ndarray,
+    pixels: np.ndarray,
+) -> np.ndarray:
     """Bilinear interpolation of node ``values`` onto the grid ``lines x pixels`` (1-D each)."""
+
     def weights(nodes_: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         i = np.clip(np.searchsorted(nodes_, x, side="right") - 1, 0, nodes_.size - 2)
         w = (x - nodes_[i]) / (nodes_[i + 1] - nodes_[i])

@@ -7,7 +7,6 @@ attitude, antenna pattern, replica, ...).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -93,7 +92,8 @@ class Annotation:
 
 
 def annotation_xml(a: Annotation) -> bytes:
-    orbits = "".join(f"""      <orbit>
+    orbits = "".join(
+        f"""      <orbit>
         <time>{utc(t)}</time>
         <frame>Earth Fixed</frame>
         <position>
@@ -107,14 +107,20 @@ def annotation_xml(a: Annotation) -> bytes:
           <z>{num(v[2])}</z>
         </velocity>
       </orbit>
-""" for t, p, v in a.orbit)
-    fm = "".join(f"""      <azimuthFmRate>
+"""
+        for t, p, v in a.orbit
+    )
+    fm = "".join(
+        f"""      <azimuthFmRate>
         <azimuthTime>{utc(t)}</azimuthTime>
         <t0>{num(t0)}</t0>
         <azimuthFmRatePolynomial count="3">{nums(c, "{:.15e}")}</azimuthFmRatePolynomial>
       </azimuthFmRate>
-""" for t, t0, c in a.fm_rates)
-    dc = "".join(f"""      <dcEstimate>
+"""
+        for t, t0, c in a.fm_rates
+    )
+    dc = "".join(
+        f"""      <dcEstimate>
         <azimuthTime>{utc(t)}</azimuthTime>
         <t0>{num(t0)}</t0>
         <geometryDcPolynomial count="3">{nums(c)}</geometryDcPolynomial>
@@ -125,9 +131,12 @@ def annotation_xml(a: Annotation) -> bytes:
         <fineDceAzimuthStopTime>{utc(t + timedelta(seconds=1.4))}</fineDceAzimuthStopTime>
         <fineDceList count="0"/>
       </dcEstimate>
-""" for t, t0, c in a.dc)
+"""
+        for t, t0, c in a.dc
+    )
     n = a.lines_per_burst
-    bursts = "".join(f"""      <burst>
+    bursts = "".join(
+        f"""      <burst>
         <azimuthTime>{utc(t)}</azimuthTime>
         <azimuthAnxTime>{num((t - a.anx).total_seconds())}</azimuthAnxTime>
         <sensingTime>{utc(t + timedelta(seconds=1.138))}</sensingTime>
@@ -135,8 +144,11 @@ def annotation_xml(a: Annotation) -> bytes:
         <firstValidSample count="{n}">{ints(a.first_valid)}</firstValidSample>
         <lastValidSample count="{n}">{ints(a.last_valid)}</lastValidSample>
       </burst>
-""" for t, off in zip(a.burst_times, a.byte_offsets, strict=True))
-    gcps = "".join(f"""      <geolocationGridPoint>
+"""
+        for t, off in zip(a.burst_times, a.byte_offsets, strict=True)
+    )
+    gcps = "".join(
+        f"""      <geolocationGridPoint>
         <azimuthTime>{utc(g["time"])}</azimuthTime>
         <slantRangeTime>{num(g["tau"])}</slantRangeTime>
         <line>{g["line"]}</line>
@@ -147,7 +159,9 @@ def annotation_xml(a: Annotation) -> bytes:
         <incidenceAngle>{num(g["incidence"])}</incidenceAngle>
         <elevationAngle>{num(g["elevation"])}</elevationAngle>
       </geolocationGridPoint>
-""" for g in a.gcps)
+"""
+        for g in a.gcps
+    )
     h = a.header
     text = f"""<?xml version="1.0" encoding="UTF-8"?>
 <product>
@@ -211,10 +225,18 @@ def annotation_xml(a: Annotation) -> bytes:
     return text.encode()
 
 
-def calibration_xml(header: Header, vectors: list[tuple[datetime, int]], pixels: np.ndarray,
-                    sigma: np.ndarray, beta: float, gamma: np.ndarray, dn: float) -> bytes:
+def calibration_xml(
+    header: Header,
+    vectors: list[tuple[datetime, int]],
+    pixels: np.ndarray,
+    sigma: np.ndarray,
+    beta: float,
+    gamma: np.ndarray,
+    dn: float,
+) -> bytes:
     n = pixels.size
-    vec = "".join(f"""    <calibrationVector>
+    vec = "".join(
+        f"""    <calibrationVector>
       <azimuthTime>{utc(t)}</azimuthTime>
       <line>{line}</line>
       <pixel count="{n}">{ints(pixels)}</pixel>
@@ -223,7 +245,9 @@ def calibration_xml(header: Header, vectors: list[tuple[datetime, int]], pixels:
       <gamma count="{n}">{nums(gamma)}</gamma>
       <dn count="{n}">{nums(np.full(n, dn))}</dn>
     </calibrationVector>
-""" for t, line in vectors)
+"""
+        for t, line in vectors
+    )
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <calibration>
 {header.xml()}  <calibrationInformation>
@@ -235,16 +259,25 @@ def calibration_xml(header: Header, vectors: list[tuple[datetime, int]], pixels:
 """.encode()
 
 
-def noise_xml(header: Header, vectors: list[tuple[datetime, int]], pixels: np.ndarray,
-              lut: np.ndarray, lines: int, samples: int) -> bytes:
+def noise_xml(
+    header: Header,
+    vectors: list[tuple[datetime, int]],
+    pixels: np.ndarray,
+    lut: np.ndarray,
+    lines: int,
+    samples: int,
+) -> bytes:
     n = pixels.size
-    vec = "".join(f"""    <noiseRangeVector>
+    vec = "".join(
+        f"""    <noiseRangeVector>
       <azimuthTime>{utc(t)}</azimuthTime>
       <line>{line}</line>
       <pixel count="{n}">{ints(pixels)}</pixel>
       <noiseRangeLut count="{n}">{nums(lut)}</noiseRangeLut>
     </noiseRangeVector>
-""" for t, line in vectors)
+"""
+        for t, line in vectors
+    )
     az_lines = np.unique(np.append(np.arange(0, lines, 10), lines - 1))
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <noise>
@@ -262,152 +295,4 @@ def noise_xml(header: Header, vectors: list[tuple[datetime, int]], pixels: np.nd
     </noiseAzimuthVector>
   </noiseAzimuthVectorList>
 </noise>
-""".encode()
-
-
-@dataclass
-class ManifestInfo:
-    mission: str
-    swath: str
-    pol: str
-    absolute_orbit: int
-    relative_orbit: int
-    anx: datetime
-    datatake: int
-    start: datetime
-    stop: datetime
-    footprint: list[tuple[float, float]]   # (lat, lon)
-    files: list[tuple[str, str, bytes]]    # (repID, href, content), annotations first
-
-
-def manifest_xml(m: ManifestInfo) -> bytes:
-    def object_id(rep: str, href: str) -> str:
-        stem = href.rsplit("/", 1)[-1].rsplit(".", 1)[0].replace("-", "")
-        prefix = {"s1Level1ProductSchema": "product", "s1Level1NoiseSchema": "noise",
-                  "s1Level1CalibrationSchema": "calibration"}.get(rep, "")
-        return prefix + stem
-
-    units = "".join(f"""      <xfdu:contentUnit unitType="{'Measurement Data Unit' if rep.endswith('MeasurementSchema') else 'Metadata Unit'}" repID="{rep}">
-        <dataObjectPointer dataObjectID="{object_id(rep, href)}"/>
-      </xfdu:contentUnit>
-""" for rep, href, _ in m.files)
-    objects = "".join(f"""    <dataObject ID="{object_id(rep, href)}" repID="{rep}">
-      <byteStream mimeType="{'application/octet-stream' if href.endswith('.tiff') else 'text/xml'}" size="{len(data)}">
-        <fileLocation locatorType="URL" href="{href}"/>
-        <checksum checksumName="MD5">{hashlib.md5(data).hexdigest()}</checksum>
-      </byteStream>
-    </dataObject>
-""" for rep, href, data in m.files)
-    fp = " ".join(f"{lat:.6f},{lon:.6f}" for lat, lon in m.footprint)
-    number = m.mission[-1]
-    anx_start = (m.start - m.anx).total_seconds() * 1e3
-    anx_stop = (m.stop - m.anx).total_seconds() * 1e3
-    return f"""<?xml version="1.0" encoding="UTF-8"?>
-<xfdu:XFDU xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:gml="http://www.opengis.net/gml" xmlns:xfdu="urn:ccsds:schema:xfdu:1" xmlns:safe="http://www.esa.int/safe/sentinel-1.0" xmlns:s1="http://www.esa.int/safe/sentinel-1.0/sentinel-1" xmlns:s1sar="http://www.esa.int/safe/sentinel-1.0/sentinel-1/sar" xmlns:s1sarl1="http://www.esa.int/safe/sentinel-1.0/sentinel-1/sar/level-1" version="esa/safe/sentinel-1.0/sentinel-1/sar/level-1/slc/standard/iwdp">
-  <informationPackageMap>
-    <xfdu:contentUnit unitType="SAFE Archive Information Package" textInfo="Sentinel-1 IW Level-1 SLC Product" dmdID="acquisitionPeriod platform generalProductInformation measurementOrbitReference measurementFrameSet" pdiID="processing">
-{units}    </xfdu:contentUnit>
-  </informationPackageMap>
-  <metadataSection>
-    <metadataObject ID="processing" classification="PROVENANCE" category="PDI">
-      <metadataWrap mimeType="text/xml" vocabularyName="SAFE" textInfo="Processing">
-        <xmlData>
-          <safe:processing name="SLC Post Processing" start="{utc(m.stop)}" stop="{utc(m.stop)}">
-            <safe:facility country="-" name="eolab.samples.s1safe (SIMULATED product)" organisation="eolab" site="-">
-              <safe:software name="eolab" version="simulated"/>
-            </safe:facility>
-          </safe:processing>
-        </xmlData>
-      </metadataWrap>
-    </metadataObject>
-    <metadataObject ID="platform" classification="DESCRIPTION" category="DMD">
-      <metadataWrap mimeType="text/xml" vocabularyName="SAFE" textInfo="Platform Description">
-        <xmlData>
-          <safe:platform>
-            <safe:nssdcIdentifier>2014-016A</safe:nssdcIdentifier>
-            <safe:familyName>SENTINEL-1</safe:familyName>
-            <safe:number>{number}</safe:number>
-            <safe:instrument>
-              <safe:familyName abbreviation="SAR">Synthetic Aperture Radar</safe:familyName>
-              <safe:extension>
-                <s1sarl1:instrumentMode>
-                  <s1sarl1:mode>IW</s1sarl1:mode>
-                  <s1sarl1:swath>{m.swath}</s1sarl1:swath>
-                </s1sarl1:instrumentMode>
-              </safe:extension>
-            </safe:instrument>
-          </safe:platform>
-        </xmlData>
-      </metadataWrap>
-    </metadataObject>
-    <metadataObject ID="measurementOrbitReference" classification="DESCRIPTION" category="DMD">
-      <metadataWrap mimeType="text/xml" vocabularyName="SAFE" textInfo="Orbit Reference">
-        <xmlData>
-          <safe:orbitReference>
-            <safe:orbitNumber type="start">{m.absolute_orbit}</safe:orbitNumber>
-            <safe:orbitNumber type="stop">{m.absolute_orbit}</safe:orbitNumber>
-            <safe:relativeOrbitNumber type="start">{m.relative_orbit}</safe:relativeOrbitNumber>
-            <safe:relativeOrbitNumber type="stop">{m.relative_orbit}</safe:relativeOrbitNumber>
-            <safe:cycleNumber>{(m.absolute_orbit - 73) // 175 + 1}</safe:cycleNumber>
-            <safe:phaseIdentifier>1</safe:phaseIdentifier>
-            <safe:extension>
-              <s1:orbitProperties>
-                <s1:pass>DESCENDING</s1:pass>
-                <s1:ascendingNodeTime>{utc(m.anx)}</s1:ascendingNodeTime>
-              </s1:orbitProperties>
-            </safe:extension>
-          </safe:orbitReference>
-        </xmlData>
-      </metadataWrap>
-    </metadataObject>
-    <metadataObject ID="generalProductInformation" classification="DESCRIPTION" category="DMD">
-      <metadataWrap mimeType="text/xml" vocabularyName="SAFE" textInfo="General Product Information">
-        <xmlData>
-          <s1sarl1:standAloneProductInformation>
-            <s1sarl1:instrumentConfigurationID>6</s1sarl1:instrumentConfigurationID>
-            <s1sarl1:missionDataTakeID>{m.datatake}</s1sarl1:missionDataTakeID>
-            <s1sarl1:transmitterReceiverPolarisation>{m.pol}</s1sarl1:transmitterReceiverPolarisation>
-            <s1sarl1:productClass>S</s1sarl1:productClass>
-            <s1sarl1:productClassDescription>SAR Standard L1 Product (SIMULATED)</s1sarl1:productClassDescription>
-            <s1sarl1:productComposition>Individual</s1sarl1:productComposition>
-            <s1sarl1:productType>SLC</s1sarl1:productType>
-            <s1sarl1:productTimelinessCategory>Fast-24h</s1sarl1:productTimelinessCategory>
-            <s1sarl1:sliceProductFlag>false</s1sarl1:sliceProductFlag>
-          </s1sarl1:standAloneProductInformation>
-        </xmlData>
-      </metadataWrap>
-    </metadataObject>
-    <metadataObject ID="acquisitionPeriod" classification="DESCRIPTION" category="DMD">
-      <metadataWrap mimeType="text/xml" vocabularyName="SAFE" textInfo="Acquisition Period">
-        <xmlData>
-          <safe:acquisitionPeriod>
-            <safe:startTime>{utc(m.start)}</safe:startTime>
-            <safe:stopTime>{utc(m.stop)}</safe:stopTime>
-            <safe:extension>
-              <s1:timeANX>
-                <s1:startTimeANX>{anx_start:.6e}</s1:startTimeANX>
-                <s1:stopTimeANX>{anx_stop:.6e}</s1:stopTimeANX>
-              </s1:timeANX>
-            </safe:extension>
-          </safe:acquisitionPeriod>
-        </xmlData>
-      </metadataWrap>
-    </metadataObject>
-    <metadataObject ID="measurementFrameSet" classification="DESCRIPTION" category="DMD">
-      <metadataWrap mimeType="text/xml" vocabularyName="SAFE" textInfo="Frame Set">
-        <xmlData>
-          <safe:frameSet>
-            <safe:frame>
-              <safe:footPrint srsName="http://www.opengis.net/gml/srs/epsg.xml#4326">
-                <gml:coordinates>{fp}</gml:coordinates>
-              </safe:footPrint>
-            </safe:frame>
-          </safe:frameSet>
-        </xmlData>
-      </metadataWrap>
-    </metadataObject>
-  </metadataSection>
-  <dataObjectSection>
-{objects}  </dataObjectSection>
-</xfdu:XFDU>
 """.encode()

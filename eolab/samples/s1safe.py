@@ -80,17 +80,17 @@ FLOOD_COHERENCE = sig.FLOOD_COHERENCE
 SIGMA0_DB = sig.SIGMA0_DB
 FLOOD_SIGMA0_DB = sig.FLOOD_SIGMA0_DB
 DATES = ("20210312", "20210324")
-SAMPLES = 1536                  #: range samples per product
+SAMPLES = 1536  #: range samples per product
 BURSTS = 2
 SWATH = "IW2"
-GROUND_RANGE_KM = 472.0         #: flood centre, right of the ground track
-BURST_SHIFT_LINES = 0.37        #: date-2 burst timing, relative to date 1 (lines)
+GROUND_RANGE_KM = 472.0  #: flood centre, right of the ground track
+BURST_SHIFT_LINES = 0.37  #: date-2 burst timing, relative to date 1 (lines)
 BASELINE = {"radial_offset": 30.0, "cross_offset": 140.0, "cross_rate": 0.05}
 
 
 def _centre(scene: Any) -> tuple[float, float]:
     """UTM point the pair is centred on: the flood's median x (range), the scene's middle y."""
-    rows, cols = np.nonzero(scene.flood)
+    _, cols = np.nonzero(scene.flood)
     x0, y0, x1, y1 = scene.bounds
     x = (x0 + x1) / 2 if cols.size == 0 else x0 + 20.0 * (float(np.median(cols)) + 0.5)
     return x, (y0 + y1) / 2
@@ -114,8 +114,12 @@ def _swaths(scene: Any, ground: Ground) -> tuple[Swath, Swath, dict[str, Any]]:
     sw1 = Swath(SWATH, m1, o1, first, BURSTS, SAMPLES, tau0)
     first2 = round((first + BURST_SHIFT_LINES * AZIMUTH_TIME_INTERVAL) * 1e6) / 1e6
     sw2 = Swath(SWATH, m2, o2, first2, BURSTS, SAMPLES, tau0)
-    info = {"absolute_orbits": (absolute, absolute + 175), "relative_orbit": relative_orbit(absolute),
-            "vector_start": vec_start, "centre_lonlat": (float(lon), float(lat))}
+    info = {
+        "absolute_orbits": (absolute, absolute + 175),
+        "relative_orbit": relative_orbit(absolute),
+        "vector_start": vec_start,
+        "centre_lonlat": (float(lon), float(lat)),
+    }
     return sw1, sw2, info
 
 
@@ -163,7 +167,9 @@ def write_slc_pair(scene: Any, dest: str | os.PathLike[str], *, seed: int = 2021
         b1 = sig.baseband(sw1, k, w1)
         s1 = b1[inner] * np.exp(-1j * sw1.phase(k, lines[:, None], pixels[None, :]))
         bursts[1].append(s1 * np.sqrt(t1["sigma0"]))
-        u2 = sig.baseband(sw2, k, w2)[inner] * np.exp(-1j * sw2.phase(k, lines[:, None], pixels[None, :]))
+        u2 = sig.baseband(sw2, k, w2)[inner] * np.exp(
+            -1j * sw2.phase(k, lines[:, None], pixels[None, :])
+        )
         back = sig.offsets(ground, sw2, sw1, k)
         bursts[2].append(sig.secondary_burst(sw1, sw2, k, b1, back, t2, u2))
         fwd = sig.offsets(ground, sw1, sw2, k, step=(8, 16))
@@ -178,9 +184,16 @@ def write_slc_pair(scene: Any, dest: str | os.PathLike[str], *, seed: int = 2021
     dest_dir.mkdir(parents=True, exist_ok=True)
     paths, names = [], []
     for date, sw, data in ((1, sw1, bursts[1]), (2, sw2, bursts[2])):
-        path = write_product(dest_dir, sw, data, ground, date=date, seed=seed,
-                             absolute_orbit=info["absolute_orbits"][date - 1],
-                             vector_start=info["vector_start"])
+        path = write_product(
+            dest_dir,
+            sw,
+            data,
+            ground,
+            date=date,
+            seed=seed,
+            absolute_orbit=info["absolute_orbits"][date - 1],
+            vector_start=info["vector_start"],
+        )
         paths.append(path)
         names.append(path.name[:-4])
     tables = {"sigma0_db": SIGMA0_DB, "coherence": COHERENCE}
@@ -188,15 +201,24 @@ def write_slc_pair(scene: Any, dest: str | os.PathLike[str], *, seed: int = 2021
     truth["coherence_table"] = np.array([COHERENCE[c] for c in range(7)] + [FLOOD_COHERENCE])
     truth_path = dest_dir / "s1_truth.npz"
     with atomic_path(truth_path) as tmp, open(tmp, "wb") as fh:
-        np.savez_compressed(fh, **truth)
+        np.savez_compressed(fh, **truth)  # type: ignore[arg-type]
     return {
-        "products": paths, "names": names, "truth": truth_path, "dates": DATES,
-        **tables, "flood_sigma0_db": FLOOD_SIGMA0_DB, "flood_coherence": FLOOD_COHERENCE,
-        "relative_orbit": info["relative_orbit"], "absolute_orbits": info["absolute_orbits"],
-        "swath": SWATH, "polarisation": "VV", "bursts": BURSTS,
-        "lines_per_burst": sw1.lines_per_burst, "samples": SAMPLES,
+        "products": paths,
+        "names": names,
+        "truth": truth_path,
+        "dates": DATES,
+        **tables,
+        "flood_sigma0_db": FLOOD_SIGMA0_DB,
+        "flood_coherence": FLOOD_COHERENCE,
+        "relative_orbit": info["relative_orbit"],
+        "absolute_orbits": info["absolute_orbits"],
+        "swath": SWATH,
+        "polarisation": "VV",
+        "bursts": BURSTS,
+        "lines_per_burst": sw1.lines_per_burst,
+        "samples": SAMPLES,
         "range_sampling_rate": RANGE_SAMPLING_RATE,
-        "baseline_m": dict(BASELINE), "burst_shift_lines": BURST_SHIFT_LINES,
+        "baseline_m": dict(BASELINE),
+        "burst_shift_lines": BURST_SHIFT_LINES,
         "centre_lonlat": info["centre_lonlat"],
     }
-
