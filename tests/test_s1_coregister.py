@@ -260,3 +260,11 @@ def test_esd_shift__recovers_a_small_azimuth_error(error: float) -> None:
     with pytest.raises(RasterError, match="one shape"):
         esd_shift(looks[0], looks[1][:5], looks[2], looks[3], doppler_difference=4800.0,
                   azimuth_time_interval=DT)
+
+
+def test_resample_burst__rejects_nan_offsets() -> None:
+    data = np.ones((8, 8), np.complex64)
+    field = np.zeros((8, 8))
+    field[2, 3] = np.nan
+    with pytest.raises(RasterError, match="NaN"):
+        resample_burst(data, field, 0.0)

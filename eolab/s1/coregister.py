@@ -10,11 +10,15 @@ added to the geometric field before resampling again.
 
 Resampling is separable: a range pass then an azimuth pass of a
 Kaiser-windowed sinc (``taps`` samples, 8 by default, weights from a table
-at 1/1024 sample), vectorised over rows. TOPS bursts are deramped on the
+at 1/1024 sample), vectorised over rows; the range pass runs on the
+secondary's rows with the range offsets of the same row index, which
+assumes smooth fields (∂rg/∂line × az_offset ≪ 1 sample). TOPS bursts are deramped on the
 secondary grid first and reramped after with the phase evaluated at the
 resampled coordinates (:mod:`eolab.s1.tops`); without that, the aliased
 azimuth spectrum is destroyed by any interpolator. Output samples whose
 nearest secondary sample is outside the burst or invalid (zero) are 0.
+:func:`esd_shift` gives the azimuth correction from a burst overlap
+(enhanced spectral diversity), needed for phase continuity across seams.
 """
 
 from __future__ import annotations
@@ -159,6 +163,9 @@ def resample_burst(burst: Any, az_offset: Any, rg_offset: Any, *,
         raise RasterError(f"offsets broadcast to {shape}, larger than the burst {values.shape}")
     az = np.broadcast_to(np.asarray(az_offset), shape)  # float32 fields stay float32
     rg = np.broadcast_to(np.asarray(rg_offset), shape)
+    if not (np.isfinite(az).all() and np.isfinite(rg).all()):
+        raise RasterError("offset fields contain NaN or inf; fill them (e.g. by nearest "
+                          "valid value) before resampling")
     nl, ns = shape
     pad_rg = taps + int(np.ceil(max(abs(float(np.min(rg))), abs(float(np.max(rg))))))
     pad_az = taps + int(np.ceil(max(abs(float(np.min(az))), abs(float(np.max(az))))))
