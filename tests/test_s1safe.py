@@ -259,3 +259,44 @@ def test_truth__offsets_vary_across_the_scene(pair: dict[str, Any]) -> None:
         assert np.ptp(op) > 0.2  # not one constant shift
         assert np.ptp(ol) > 0.005
         assert 0.0 < abs(float(ol.mean())) < 2.0
+
+
+def test_truth__offsets_match_geometry(pair: dict[str, Any]) -> None:
+    """The truth offsets (bilinear between nodes) agree with geometry from the annotated orbits:
+    date-1 pixel -> ground on the DEM -> date-2 zero-Doppler line/pixel."""
+    from eolab.samples._s1safe_swath import Ground
+
+    ref, sec = pair["safes"]
+    truth = np.load(pair["truth"])
+    ground = Ground(pair["scene"])
+    o1 = g.orbit_from_dataset(_open(ref, "/orbit"))
+    o2 = g.orbit_from_dataset(_open(sec, "/orbit"))
+    a1, a2 = _open(ref).attrs, _open(sec).attrs
+    rng = np.random.default_rng(0)
+    for k in range(2):
+        t1 = o1.seconds(np.datetime64(_burst_times(ref)[k]))
+        t2 = o2.seconds(np.datetime64(_burst_times(sec)[k]))
+        grid1 = g.RadarGrid(
+            t1, a1["azimuth_time_interval"], a1["image_slant_range_time"], a1["range_sampling_rate"]
+        )
+        grid2 = g.RadarGrid(
+            t2, a2["azimuth_time_interval"], a2["image_slant_range_time"], a2["range_sampling_rate"]
+        )
+        lines = rng.uniform(0, a1["lines_per_burst"] - 1, 300)
+        pixels = rng.uniform(0, pair["samples"] - 1, 300)
+        h = np.full(lines.shape, ground.mean_height)
+        for _ in range(4):
+            pt = g.radar_to_ground(o1, grid1.time(lines), grid1.tau(pixels), h)
+            x, y = ground.to_utm.transform(pt.longitude, pt.latitude)
+            h = ground.height(np.asarray(x), np.asarray(y))
+        pt = g.radar_to_ground(o1, grid1.time(lines), grid1.tau(pixels), h)
+        rc = g.ground_to_radar(o2, pt.longitude, pt.latitude, h, grid=grid2)
+        assert rc.line is not None and rc.pixel is not None
+        from scipy.interpolate import RegularGridInterpolator
+
+        nodes = (truth[f"offset_lines_{k}"], truth[f"offset_pixels_{k}"])
+        ol = RegularGridInterpolator(nodes, truth[f"offset_line_{k}"])((lines, pixels))
+        op = RegularGridInterpolator(nodes, truth[f"offset_pixel_{k}"])((lines, pixels))
+        # DEM heights are nearest-neighbour: a node and a pixel may sit on different DEM cells
+        assert np.abs(rc.line - lines - ol).max() < 0.005
+        assert np.abs(rc.pixel - pixels - op).max() < 0.01

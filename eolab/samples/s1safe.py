@@ -7,40 +7,50 @@
       manifest.safe
       annotation/s1a-iw2-slc-vv-<start>-<stop>-<orbit>-<datatake>-005.xml
       annotation/calibration/{calibration,noise}-s1a-iw2-slc-vv-...-005.xml
-      measurement/s1a-iw2-slc-vv-...-005.tiff      CInt16, bursts stacked
+      measurement/s1a-iw2-slc-vv-...-005.tiff      CInt16, bursts stacked, with GCPs
+      support/  preview/                             (empty)
 
 and ``s1_truth.npz`` next to them. xarray-sentinel opens every group of the
-unzipped products. What is simulated, and what differs from real products:
+unzipped products (it cannot read a measurement inside a zip). Everything is
+simulated; what differs from real products:
 
 * **Geometry.** A circular Keplerian orbit anchored on a real S1A state vector
-  and the 12-day repeat (:mod:`eolab.samples._s1safe_orbit`): absolute orbits
-  36969 (12 March, 19:16 UTC, descending) and 37144 (24 March), relative
-  orbit 147. The ground track is moved a few km across track so the flood
-  lies inside IW2. Secondary orbit: the same ellipse 12 days (175 orbits)
-  later, offset 30 m radially and 140 m across track, with a 5 cm/s
-  cross-track drift (baseline ~140 m, non-parallel), and a burst timing
-  0.37 line later: the offsets vary across the scene, so coregistration has
-  to use the geometry.
+  and the 12-day / 175-orbit repeat (:mod:`eolab.samples._s1safe_orbit`):
+  absolute orbits 36969 (12 March, ~19:16 UTC, descending, 06:16 local time
+  on the 13th) and 37144 (24 March), relative orbit 147. The model's track
+  is moved 14 km across track so that the flood lies in IW2 (incidence
+  ~37-39 deg, slant range ~858 km). Secondary orbit: the same one 175 orbits
+  later, offset 30 m radially and 140 m across track with a 5 cm/s drift
+  (non-parallel), and bursts 0.37 line later: the offsets (about -0.1 line,
+  +10.8...+11.1 px) vary across the scene, so coregistration has to use the
+  geometry (one constant shift errs by up to 0.13 px).
 * **Size.** One sub-swath (IW2), VV only (VH would double the size; the name
-  keeps ``1SDV`` as the tutorial's), 2 bursts of the real 1513 lines and
-  1342-line burst cycle, real azimuth time interval; the range window is
-  cropped to :data:`SAMPLES` samples around the flood and the range sampling
-  rate is **a quarter of the real one** (16.09 MHz, 9.3 m slant, ~15 m
-  ground), so the pair covers the flood in ~20 MB. The annotation
-  (rangeSamplingRate, rangePixelSpacing, numberOfSamples, LUT pixels) says
-  so consistently.
-* **Signal** (:mod:`eolab.samples._s1safe_signal`): class-dependent VV sigma0
-  (:data:`SIGMA0_DB`), fully developed speckle (circular Gaussian, 0.8 of
-  the band in azimuth and range), true coherence per class
-  (:data:`COHERENCE`, 0 where the flood changed the surface), the TOPS
+  keeps ``1SDV``, the manifest lists VV only), 2 bursts of the real 1513
+  lines, the real 1342-line burst cycle and azimuth time interval; the range
+  window is cropped to :data:`SAMPLES` samples around the flood and the range
+  sampling rate is **a quarter of the real one** (16.09 MHz: 9.3 m slant,
+  ~15 m ground), so each product is ~12 MB zipped and covers ~23 km (range)
+  x ~39 km (azimuth): the whole flood and most of the scene. The annotation
+  (rangeSamplingRate, rangePixelSpacing, numberOfSamples, samplesPerBurst,
+  LUT pixels, GCP grid) says so consistently. 20 edge lines per burst and 8
+  edge samples are invalid (zero; firstValidSample -1 on those lines).
+* **Signal** (:mod:`eolab.samples._s1safe_signal`): VV sigma0 per land-cover
+  class (:data:`SIGMA0_DB`; :data:`FLOOD_SIGMA0_DB` where flooded on date 2),
+  fully developed speckle (circular Gaussian, 0.8 of the band in azimuth and
+  range, no weighting), true coherence per class (:data:`COHERENCE`;
+  :data:`FLOOD_COHERENCE` where the flood changed the surface), the TOPS
   azimuth ramp from the annotated FM rate, Doppler centroid and steering
-  rate (deramp before resampling), the interferometric phase of the
-  baseline (flat earth and topography). No thermal noise is added; the noise
-  LUTs annotate a NESZ of -30 dB (lower than the real ~-23 dB, so that noise
-  subtraction barely changes the simulated sigma0).
-* Calibration: A_beta = 237 (constant), A_sigma = A_beta / sqrt(sin inc),
-  A_gamma = A_beta / sqrt(tan inc), dn = 200.8, one vector per burst start
-  and the last line, every 40 samples.
+  rate (deramp before resampling), and the interferometric phase of the
+  baseline (flat earth and topography, from the scene's DEM). Ground points
+  come from radar -> ground on the scene's DEM (nearest 20 m cell); outside
+  the scene the class is 0 (sigma0 -12 dB, coherence 0.3). No thermal noise
+  is added; the noise LUTs annotate a NESZ of -30 dB (the real one is about
+  -23 dB), so that noise subtraction barely changes the simulated sigma0.
+* **Calibration**: A_beta = 237 (constant), A_sigma = A_beta / sqrt(sin inc),
+  A_gamma = A_beta / sqrt(tan inc), dn = 200.8, one vector at each burst
+  start and the last line, every 40 samples; absoluteCalibrationConstant 1.
+* Not written: attitude, antenna pattern, replica, RFI, quick-look, KML,
+  the support XSDs (xarray-sentinel does not read them).
 """
 
 from __future__ import annotations
