@@ -13,12 +13,12 @@ def _oversample2(p: np.ndarray) -> np.ndarray:
     spec = np.fft.fftshift(np.fft.fft2(p), axes=(1, 2))
     big = np.zeros((n, 2 * h, 2 * w), np.complex128)
     big[:, h // 2:h // 2 + h, w // 2:w // 2 + w] = spec
-    return np.fft.ifft2(np.fft.ifftshift(big, axes=(1, 2))) * 4.0
+    return np.asarray(np.fft.ifft2(np.fft.ifftshift(big, axes=(1, 2))) * 4.0)
 
 
 def _upsampled_dft(spec: np.ndarray, centre: np.ndarray, size: int, upsample: int) -> np.ndarray:
     """Cross-correlation at lags centre + (k − size//2)/upsample, k < size (per patch, 2-D)."""
-    n, h, w = spec.shape
+    _, h, w = spec.shape
     offs = (np.arange(size) - size // 2) / upsample
     fy = np.fft.fftfreq(h)  # cycles per sample
     fx = np.fft.fftfreq(w)
@@ -26,7 +26,8 @@ def _upsampled_dft(spec: np.ndarray, centre: np.ndarray, size: int, upsample: in
     tx = centre[:, 1, None] + offs[None, :]
     ey = np.exp(2j * np.pi * ty[:, :, None] * fy[None, None, :])  # (n, size, h)
     ex = np.exp(2j * np.pi * fx[None, :, None] * tx[:, None, :])  # (n, w, size)
-    return ey @ spec @ ex
+    out: np.ndarray = ey @ spec @ ex
+    return out
 
 
 def _vertex(fine: np.ndarray, rows: np.ndarray, ky: np.ndarray, kx: np.ndarray,
@@ -42,7 +43,7 @@ def _vertex(fine: np.ndarray, rows: np.ndarray, ky: np.ndarray, kx: np.ndarray,
     den = cm - 2 * c0 + cp
     with np.errstate(invalid="ignore", divide="ignore"):
         step = np.where(den < 0, 0.5 * (cm - cp) / den, 0.0)
-    return np.clip(np.nan_to_num(step), -0.5, 0.5)
+    return np.asarray(np.clip(np.nan_to_num(step), -0.5, 0.5))
 
 
 def patch_offsets(ref: np.ndarray, sec: np.ndarray, *, upsample: int = 16,

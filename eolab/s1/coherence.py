@@ -96,7 +96,7 @@ def _box_sum(x: np.ndarray, n: int, axis: int, ws: dict[str, np.ndarray]) -> np.
     result = np.add(pieces[0], pieces[1], out=_buf(ws, f"r{axis}", shape(out_len)))
     for piece in pieces[2:]:
         result += piece
-    return result
+    return np.asarray(result)
 
 
 def _block(s1: np.ndarray, s2: np.ndarray, rot: np.ndarray | None, window: tuple[int, int],
@@ -261,8 +261,9 @@ def _is_dask(arr: Any) -> bool:
 
 
 def _coherence_dask(a: Any, b: Any, phase: Any, window: tuple[int, int]) -> Any:
-    import dask.array as da
+    import dask.array
 
+    da: Any = dask.array
     a, b = da.asarray(a), da.asarray(b).rechunk(da.asarray(a).chunks)
     depth = {0: window[0] // 2 + 1, 1: window[1] // 2 + 1}
     args = [a, b]

@@ -52,7 +52,7 @@ def _kernel(taps: int, beta: float) -> np.ndarray:
     k = np.arange(taps)[:, None] - (taps // 2 - 1)  # taps at floor(x) − taps/2 + 1 …
     d = k - frac[None, :]
     w = np.sinc(d) * np.i0(beta * np.sqrt(np.clip(1 - (d / (taps / 2)) ** 2, 0, 1))) / np.i0(beta)
-    return (w / w.sum(axis=0, keepdims=True)).astype(np.float32)
+    return np.asarray(w / w.sum(axis=0, keepdims=True), dtype=np.float32)
 
 
 @lru_cache(maxsize=8)
@@ -119,7 +119,8 @@ def _phase_at(phase: Any, line: np.ndarray, pixel: np.ndarray) -> np.ndarray:
     from scipy.ndimage import map_coordinates
 
     coords = np.broadcast_arrays(line, pixel)
-    return map_coordinates(np.asarray(phase, np.float64), coords, order=1, mode="nearest")
+    return np.asarray(map_coordinates(np.asarray(phase, np.float64), coords, order=1,
+                                      mode="nearest"))
 
 
 def resample_burst(burst: Any, az_offset: Any, rg_offset: Any, *,
@@ -279,11 +280,12 @@ def _resampled_patches(sec: np.ndarray, offsets: tuple[Any, Any], sec_phase: Any
     for i, (r0, c0) in enumerate(zip(rows, cols, strict=True)):
         w0, w1 = max(r0 - margin, 0), min(r0 + patch + margin, nl)
         v0, v1 = max(c0 - margin, 0), min(c0 + patch + margin, ns)
-        if sec_phase is None or not callable(sec_phase):
-            ph = None if sec_phase is None else np.asarray(sec_phase)[w0:w1, v0:v1]
-        else:
+        ph: Any = None
+        if callable(sec_phase):
             def ph(line: Any, pixel: Any, w0: int = w0, v0: int = v0) -> Any:
                 return sec_phase(line + w0, pixel + v0)
+        elif sec_phase is not None:
+            ph = np.asarray(sec_phase)[w0:w1, v0:v1]
         window = resample_burst(sec[w0:w1, v0:v1], az[w0:w1, v0:v1], rg[w0:w1, v0:v1],
                                 phase=ph, threads=1)
         out[i] = window[r0 - w0:r0 - w0 + patch, c0 - v0:c0 - v0 + patch]

@@ -41,8 +41,8 @@ __all__ = ["SPEED_OF_LIGHT", "TopsRamp", "deramp", "deramp_phase", "doppler_cent
 SPEED_OF_LIGHT = 299_792_458.0
 
 
-def _poly(coeffs: Sequence[float], x: np.ndarray) -> np.ndarray:
-    out = np.zeros_like(x)
+def _poly(coeffs: Sequence[float], x: Any) -> np.ndarray:
+    out = np.zeros_like(np.asarray(x, np.float64))
     for c in reversed(tuple(coeffs)):
         out = out * x + c
     return out
@@ -132,7 +132,7 @@ class TopsRamp:
         tau = self.range_time(pixel)
         ks = 2.0 * self.velocity * np.deg2rad(self.steering_rate) / self.wavelength
         ka = _poly(self.fm_rate, tau - self.fm_rate_t0)
-        return ka * ks / (ka - ks)
+        return np.asarray(ka * ks / (ka - ks))
 
     def __call__(self, line: Any, pixel: Any) -> np.ndarray:
         """φ(line, pixel) in radians (float64, broadcast of line and pixel)."""
@@ -211,7 +211,7 @@ def deramp_phase(ramp: TopsRamp, line: Any = None, pixel: Any = None, *,
 
 def _phase_like(data: Any, phase: Any) -> np.ndarray:
     if isinstance(phase, TopsRamp):
-        return deramp_phase(phase, shape=np.shape(data))  # type: ignore[arg-type]
+        return deramp_phase(phase, shape=(np.shape(data)[0], np.shape(data)[1]))
     ph = phase.values if isinstance(phase, xr.DataArray) else np.asarray(phase, np.float64)
     try:
         np.broadcast_shapes(ph.shape, np.shape(data))
@@ -258,4 +258,4 @@ def doppler_centroid_by_block(burst: Any, *, block: int = 50,
     lag = values[1:] * np.conj(values[:-1])
     starts = range(0, lag.shape[0] - block + 1, block)
     acc = np.array([lag[s:s + block].sum() for s in starts])
-    return np.angle(acc) / (2.0 * np.pi * azimuth_time_interval)
+    return np.asarray(np.angle(acc) / (2.0 * np.pi * azimuth_time_interval))
