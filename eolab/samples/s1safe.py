@@ -57,8 +57,10 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -96,6 +98,29 @@ SWATH = "IW2"
 GROUND_RANGE_KM = 472.0  #: flood centre, right of the ground track
 BURST_SHIFT_LINES = 0.37  #: date-2 burst timing, relative to date 1 (lines)
 BASELINE = {"radial_offset": 30.0, "cross_offset": 140.0, "cross_rate": 0.05}
+
+
+def _scene_view(scene: Any) -> SimpleNamespace:
+    """The truth a pair needs, from a FloodScene or a mapping of the same names."""
+
+    def get(key: str, default: Any = None) -> Any:
+        if isinstance(scene, Mapping):
+            return scene.get(key, default)
+        return getattr(scene, key, default)
+
+    missing = [k for k in ("bounds", "landcover", "flood", "dem") if get(k) is None]
+    if missing:
+        raise ValueError(
+            f"scene lacks {', '.join(missing)}: pass a FloodScene or a mapping with "
+            "bounds, landcover, flood and dem (20 m grid of EPSG:32756)"
+        )
+    return SimpleNamespace(
+        bounds=tuple(float(v) for v in get("bounds")),
+        landcover=np.asarray(get("landcover")),
+        flood=np.asarray(get("flood"), dtype=bool),
+        dem=np.asarray(get("dem")),
+        crs=get("crs", "EPSG:32756"),
+    )
 
 
 def _centre(scene: Any) -> tuple[float, float]:
@@ -139,8 +164,10 @@ def write_slc_pair(scene: Any, dest: str | os.PathLike[str], *, seed: int = 2021
     Parameters
     ----------
     scene
-        :class:`eolab.samples.flood.FloodScene` (the truth rasters are used:
-        land cover, flood, permanent water, DEM; no bands are needed).
+        :class:`eolab.samples.flood.FloodScene` (only the truth is used, so
+        ``simulate_flood_scene(bands=())`` is enough), or a mapping with
+        ``bounds``, ``landcover``, ``flood`` and ``dem`` on its 20 m grid
+        (EPSG:32756), e.g. the truth of ``eolab.samples.build``'s renderer.
     dest
         Folder receiving the two ``<NAME>.zip`` and ``s1_truth.npz``.
     seed
@@ -162,6 +189,7 @@ def write_slc_pair(scene: Any, dest: str | os.PathLike[str], *, seed: int = 2021
         date's pixels, 7 = flooded on date 2, 0 = outside the scene) and
         ``coherence2_k`` (true gamma at date-2 pixels), and the tables.
     """
+    scene = _scene_view(scene)
     ground = Ground(scene)
     sw1, sw2, info = _swaths(scene, ground)
     w1 = sig.white_field(sig.rng_for(seed, 1), (BURSTS - 1) * 1342 + sw1.lines_per_burst, SAMPLES)
