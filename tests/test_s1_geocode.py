@@ -89,6 +89,7 @@ def test_radar_coordinates__real_geolocation_grid_within_one_output_pixel(realda
     d_az = (coords["line"].values[row, col] - g_line) * attrs["azimuth_pixel_spacing"]
     d_rg = (coords["pixel"].values[row, col] - g_pixel) * attrs["range_pixel_spacing"] \
         / np.sin(np.radians(inc))
+    print(f"max |d_az| {np.abs(d_az).max():.1f} m, max |d_rg| {np.abs(d_rg).max():.1f} m")
     # the pixel centre is at most 10 m from the point in x and y; one output pixel more allowed
     assert np.abs(d_az).max() <= 20.0 + 10 * np.sqrt(2), np.abs(d_az).max()
     assert np.abs(d_rg).max() <= 20.0 + 10 * np.sqrt(2), np.abs(d_rg).max()
