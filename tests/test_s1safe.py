@@ -258,8 +258,7 @@ def test_truth__offsets_vary_across_the_scene(pair: dict[str, Any]) -> None:
     truth = np.load(pair["truth"])
     for k in range(2):
         ol, op = truth[f"offset_line_{k}"], truth[f"offset_pixel_{k}"]
-        assert np.ptp(op) > 0.2  # not one constant shift
-        assert np.ptp(ol) > 0.005
+        assert np.abs(op - op.mean()).max() > 0.1  # one constant shift errs by > 0.05 px
         assert 0.0 < abs(float(ol.mean())) < 2.0
 
 
