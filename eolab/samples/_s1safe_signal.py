@@ -34,8 +34,8 @@ from eolab.samples._s1safe_swath import (
 )
 
 #: VV sigma0 (dB) per land-cover class of the optical scene (code 0: outside the scene).
-SIGMA0_DB = {0: -12.0, 1: -22.0, 2: -4.0, 3: -7.5, 4: -10.0, 5: -12.0, 6: -14.0}
-FLOOD_SIGMA0_DB = -21.0  #: open flood water on date 2
+SIGMA0_DB = {0: -12.0, 1: -23.0, 2: -4.0, 3: -7.5, 4: -10.0, 5: -12.0, 6: -14.0}
+FLOOD_SIGMA0_DB = -23.0  #: open flood water on date 2
 #: True 12-day coherence per land-cover class; flooded pixels (date 2) have FLOOD_COHERENCE.
 COHERENCE = {0: 0.3, 1: 0.1, 2: 0.8, 3: 0.3, 4: 0.3, 5: 0.3, 6: 0.6}
 FLOOD_COHERENCE = 0.0
