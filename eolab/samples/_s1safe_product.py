@@ -96,7 +96,7 @@ def write_product(
     first_line = when(sw.burst_start(0))
     last_line = when(sw.burst_start(nb - 1) + (lpb - 1) * AZIMUTH_TIME_INTERVAL)
     datatake = 0x0459F2 + (absolute_orbit - 36969) * 5
-    uid = hashlib.md5(f"{seed}-{date}".encode()).hexdigest()[:4].upper()
+    uid = hashlib.md5(f"eolab-s1-{date}".encode()).hexdigest()[:4].upper()  # not the seed
     start_s, stop_s = first_line.replace(microsecond=0), last_line.replace(microsecond=0)
     name = (
         f"S1A_IW_SLC__1SDV_{start_s:%Y%m%dT%H%M%S}_{stop_s:%Y%m%dT%H%M%S}_"

@@ -17,8 +17,9 @@ simulated; what differs from real products:
 * **Geometry.** A circular Keplerian orbit anchored on a real S1A state vector
   and the 12-day / 175-orbit repeat (:mod:`eolab.samples._s1safe_orbit`):
   absolute orbits 36969 (12 March, ~19:16 UTC, descending, 06:16 local time
-  on the 13th) and 37144 (24 March), relative orbit 147. The model's track
-  is moved 14 km across track so that the flood lies in IW2 (incidence
+  on the 13th) and 37144 (24 March), relative orbit 147; the pass, burst
+  timing and product names depend on neither the seed nor the window. The
+  model's track is moved 14 km across track so that the flood lies in IW2 (incidence
   ~37-39 deg, slant range ~858 km). Secondary orbit: the same one 175 orbits
   later, offset 30 m radially and 140 m across track (baseline ~140 m), and
   bursts 0.37 line later: the offsets (+0.124 line, +10.82...+11.06 px)
@@ -68,6 +69,7 @@ import numpy as np
 from eolab.io.rasters import atomic_path
 from eolab.s1.geometry import ground_to_radar
 from eolab.samples import _s1safe_signal as sig
+from eolab.samples._flood_spec import FULL_WINDOW
 from eolab.samples._s1safe_orbit import PERIOD, KeplerOrbit, _pick_pass, relative_orbit
 from eolab.samples._s1safe_product import write_product
 from eolab.samples._s1safe_swath import (
@@ -95,7 +97,7 @@ DATES = ("20210312", "20210324")
 SAMPLES = 1536  #: range samples per product
 BURSTS = 2
 SWATH = "IW2"
-GROUND_RANGE_KM = 472.0  #: flood centre, right of the ground track
+GROUND_RANGE_KM = 467.5  #: the scene centre, right of the ground track
 BURST_SHIFT_LINES = 0.37  #: date-2 burst timing, relative to date 1 (lines)
 BASELINE = {"radial_offset": 30.0, "cross_offset": 140.0, "cross_rate": 0.0}
 
@@ -123,17 +125,18 @@ def _scene_view(scene: Any) -> SimpleNamespace:
     )
 
 
-def _centre(scene: Any) -> tuple[float, float]:
-    """UTM point the pair is centred on: the flood's median x (range), the scene's middle y."""
+def _flood_x(scene: Any) -> float:
+    """UTM x the range window is centred on: the flood's median x (the scene's middle if dry)."""
     _, cols = np.nonzero(scene.flood)
-    x0, y0, x1, y1 = scene.bounds
-    x = (x0 + x1) / 2 if cols.size == 0 else x0 + 20.0 * (float(np.median(cols)) + 0.5)
-    return x, (y0 + y1) / 2
+    x0, _, x1, _ = scene.bounds
+    return float((x0 + x1) / 2 if cols.size == 0 else x0 + 20.0 * (float(np.median(cols)) + 0.5))
 
 
 def _swaths(scene: Any, ground: Ground) -> tuple[Swath, Swath, dict[str, Any]]:
-    xc, yc = _centre(scene)
-    lon, lat = ground.to_lonlat.transform(xc, yc)
+    # the pass (orbit, burst timing, product names) is fixed by the tutorial scene's centre;
+    # only the range window follows the flood of the given scene
+    fx0, fy0, fx1, fy1 = FULL_WINDOW
+    lon, lat = ground.to_lonlat.transform((fx0 + fx1) / 2, (fy0 + fy1) / 2)
     day = datetime(2021, 3, 12, tzinfo=UTC)
     absolute, anx1, node, t_pass = _pick_pass(day, lat, lon, GROUND_RANGE_KM)
     anx1 = anx1.replace(tzinfo=None)
@@ -144,7 +147,8 @@ def _swaths(scene: Any, ground: Ground) -> tuple[Swath, Swath, dict[str, Any]]:
     m1 = KeplerOrbit(anx1, node)
     m2 = KeplerOrbit(anx2, node, ref_time=t_pass, **BASELINE)
     o1, o2 = m1.fitted(vec_start, 17), m2.fitted(vec_start, 17)
-    rc = ground_to_radar(o1, lon, lat, ground.mean_height, t_guess=t_pass)
+    flon, flat = ground.to_lonlat.transform(_flood_x(scene), (fy0 + fy1) / 2)
+    rc = ground_to_radar(o1, flon, flat, ground.mean_height, t_guess=t_pass)
     tau0 = float(rc.slant_range_time) - SAMPLES / 2 / RANGE_SAMPLING_RATE
     sw1 = Swath(SWATH, m1, o1, first, BURSTS, SAMPLES, tau0)
     first2 = round((first + BURST_SHIFT_LINES * AZIMUTH_TIME_INTERVAL) * 1e6) / 1e6
@@ -153,7 +157,7 @@ def _swaths(scene: Any, ground: Ground) -> tuple[Swath, Swath, dict[str, Any]]:
         "absolute_orbits": (absolute, absolute + 175),
         "relative_orbit": relative_orbit(absolute),
         "vector_start": vec_start,
-        "centre_lonlat": (float(lon), float(lat)),
+        "centre_lonlat": (float(flon), float(flat)),
     }
     return sw1, sw2, info
 
