@@ -60,6 +60,12 @@ PRODUCTS: dict[str, tuple[str, str]] = {
     "S2A_MSIL2A_20210325T000241_N0214_R030_T56HKH_20210325T022649": ("20210325", "02.14"),
     "S2A_MSIL2A_20210325T000241_N0400_R030_T56HKH_20210325T022649": ("20210325", "04.00"),
 }
+#: The simulated Sentinel-1 IW SLC pair (:func:`eolab.samples.s1safe.write_slc_pair`).
+S1_PRODUCTS = (
+    "S1A_IW_SLC__1SDV_20210312T191602_20210312T191608_036969_0459F2_51CF",
+    "S1A_IW_SLC__1SDV_20210324T191602_20210324T191608_037144_045D5D_BB22",
+)
+S1_TRUTH = "s1_truth.npz"
 TRUTH_FILES = (
     "flood_truth.tif", "flood_truth.gpkg", "permanent_water_truth.tif",
     "permanent_water_truth.gpkg", "landcover_truth.tif", "cloud_truth_20210315.tif",
@@ -80,7 +86,8 @@ _ADMIN_NAMES = (  # 3 x 3 cells from the north-west; stand-ins named after real 
 
 def sample_files() -> list[str]:
     """Names of every file a build writes (products as ``.zip``)."""
-    return [f"{name}.zip" for name in PRODUCTS] + list(TRUTH_FILES)
+    return ([f"{name}.zip" for name in PRODUCTS] + list(TRUTH_FILES)
+            + [f"{name}.zip" for name in S1_PRODUCTS] + [S1_TRUTH])
 
 
 # --------------------------------------------------------------------------- writing
@@ -189,8 +196,9 @@ def build_samples(
     Returns
     -------
     list of Path
-        The written files: three product zips, truth rasters and polygons,
-        ``admin_units.gpkg``.
+        The written files: three Sentinel-2 product zips, truth rasters and
+        polygons, ``admin_units.gpkg``, the two Sentinel-1 SLC zips and
+        ``s1_truth.npz``.
 
     Raises
     ------
@@ -208,7 +216,7 @@ def build_samples(
             f"{dest} already holds {foreign[0]}.zip, which eolab did not build (no "
             f"{BUILD_INFO}); real products are never overwritten: choose another --dest or "
             "remove them")
-    bar = _progress(progress, 8)
+    bar = _progress(progress, 9)
     tags = {"simulated": "true", "seed": str(seed), "generator": "eolab.samples",
             "generator_version": GENERATOR_VERSION}
     with atomic_outputs(dest) as out:
@@ -257,6 +265,19 @@ def build_samples(
             _polygons(mask, b, 20, label).to_file(out.path(name), layer=name[:-5], driver="GPKG")
         simulated_admin_units(seed).to_file(out.path("admin_units.gpkg"), layer="admin_units",
                                             driver="GPKG")
+        bar.update(1)
+        bar.set_postfix_str("Sentinel-1 SLC pair")
+        from eolab.samples.s1safe import write_slc_pair
+
+        s1 = write_slc_pair({"bounds": rend.bounds, "landcover": truth["landcover"],
+                             "flood": truth["flood"], "dem": truth["dem"]}, out.dir,
+                            seed=int(seed))
+        written = [Path(p).name for p in (*s1["products"], s1["truth"])]
+        if written != [f"{n}.zip" for n in S1_PRODUCTS] + [S1_TRUTH]:
+            raise SampleDataError(f"the Sentinel-1 simulator wrote {written}, expected "
+                                  f"{list(S1_PRODUCTS)} and {S1_TRUTH}")
+        for name in written:
+            out.path(name)
         info = {
             "generator": "eolab.samples", "generator_version": GENERATOR_VERSION,
             "seed": int(seed), "window": list(b), "crs": f"EPSG:{EPSG}",
@@ -346,15 +367,25 @@ def _vector_digests(path: Path) -> dict[str, str]:
 def checksums(path: str | os.PathLike[str]) -> dict[str, str]:
     """SHA-256 of a sample file's decoded content, per part.
 
-    Zips: one entry per JPEG 2000 member (its decoded pixel array and grid);
+    Zips: one entry per JPEG 2000 or Sentinel-1 measurement member (its
+    decoded pixel array and grid) and per Sentinel-1 annotation XML (bytes);
+    ``.npz``: one entry per array;
     GeoTIFFs: one entry for all bands; GeoPackages: one entry per layer
     (normalised geometries rounded to 1e-7 degree or 1 mm, attributes).
     """
     path = Path(path)
     if path.suffix == ".zip":
         with zipfile.ZipFile(path) as zf:
-            members = sorted(n for n in zf.namelist() if n.lower().endswith(".jp2"))
-        return {m: _raster_digest(f"/vsizip/{path}/{m}") for m in members}
+            members = sorted(n for n in zf.namelist() if n.lower().endswith(".jp2")
+                             or (n.lower().endswith(".tiff") and "/measurement/" in f"/{n}"))
+            xml = sorted(n for n in zf.namelist() if n.lower().endswith(".xml")
+                         and "/annotation/" in f"/{n}")
+            parts = {m: _digest(zf.read(m)) for m in xml}
+        return {**{m: _raster_digest(f"/vsizip/{path}/{m}") for m in members}, **parts}
+    if path.suffix == ".npz":
+        with np.load(path) as npz:
+            return {k: _digest(npz[k].dtype.str, npz[k].shape,
+                               np.ascontiguousarray(npz[k]).tobytes()) for k in sorted(npz.files)}
     if path.suffix in (".tif", ".tiff"):
         return {"bands": _raster_digest(str(path))}
     if path.suffix == ".gpkg":
