@@ -129,13 +129,10 @@ class TopsRamp:
 
     def doppler_rate(self, pixel: Any) -> np.ndarray:
         """k_t(τ) = k_a·k_s/(k_a − k_s) in Hz/s at the given pixels."""
-        tau = self.range_time(pixel)
-        ks = 2.0 * self.velocity * np.deg2rad(self.steering_rate) / self.wavelength
-        ka = _poly(self.fm_rate, tau - self.fm_rate_t0)
-        return np.asarray(ka * ks / (ka - ks))
+        return np.asarray(self._range_terms(pixel)[0])
 
-    def __call__(self, line: Any, pixel: Any) -> np.ndarray:
-        """φ(line, pixel) in radians (float64, broadcast of line and pixel)."""
+    def _range_terms(self, pixel: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """k_t, f_ηc and η_ref at the given pixels (the range-dependent part of φ)."""
         tau = self.range_time(pixel)
         ka = _poly(self.fm_rate, tau - self.fm_rate_t0)
         fdc = _poly(self.dc, tau - self.dc_t0)
@@ -143,12 +140,17 @@ class TopsRamp:
         tau_ref = float(self.range_time(self.reference_pixel))
         eta_c0 = -float(_poly(self.dc, np.float64(tau_ref - self.dc_t0))
                         / _poly(self.fm_rate, np.float64(tau_ref - self.fm_rate_t0)))
-        kt = ka * ks / (ka - ks)
-        eta_ref = -fdc / ka - eta_c0
+        return ka * ks / (ka - ks), fdc, -fdc / ka - eta_c0
+
+    def _phase(self, line: Any, kt: Any, fdc: Any, eta_ref: Any) -> np.ndarray:
         eta = (np.asarray(line, np.float64) - self.lines_per_burst / 2.0) * (
             self.azimuth_time_interval)
         d = eta - eta_ref
         return np.asarray(-np.pi * d * (kt * d + 2.0 * fdc), dtype=np.float64)
+
+    def __call__(self, line: Any, pixel: Any) -> np.ndarray:
+        """φ(line, pixel) in radians (float64, broadcast of line and pixel)."""
+        return self._phase(line, *self._range_terms(pixel))
 
 
     def on_columns(self, line: Any, pixel_offset: np.ndarray) -> np.ndarray:
@@ -161,21 +163,8 @@ class TopsRamp:
         """
         off = np.asarray(pixel_offset, np.float64)
         cols = np.arange(off.shape[-1] + 1, dtype=np.float64)
-        tau = self.range_time(cols)
-        ka = _poly(self.fm_rate, tau - self.fm_rate_t0)
-        fdc = _poly(self.dc, tau - self.dc_t0)
-        ks = 2.0 * self.velocity * np.deg2rad(self.steering_rate) / self.wavelength
-        tau_ref = float(self.range_time(self.reference_pixel))
-        eta_c0 = -float(_poly(self.dc, np.float64(tau_ref - self.dc_t0))
-                        / _poly(self.fm_rate, np.float64(tau_ref - self.fm_rate_t0)))
-        terms = []
-        for q in (ka * ks / (ka - ks), fdc, -fdc / ka - eta_c0):  # k_t, f_ηc, η_ref
-            terms.append(q[:-1] + (q[1:] - q[:-1]) * off)
-        kt, fd, eta_ref = terms
-        eta = (np.asarray(line, np.float64) - self.lines_per_burst / 2.0) * (
-            self.azimuth_time_interval)
-        d = eta - eta_ref
-        return np.asarray(-np.pi * d * (kt * d + 2.0 * fd), dtype=np.float64)
+        terms = [q[:-1] + (q[1:] - q[:-1]) * off for q in self._range_terms(cols)]
+        return self._phase(line, *terms)
 
 
 def phasor(phase: Any, sign: float = 1.0) -> np.ndarray:
