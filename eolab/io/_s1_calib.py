@@ -20,6 +20,7 @@ Private helper of :mod:`eolab.io.sentinel1`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 import dask.array as darr
@@ -47,6 +48,17 @@ def _row_weights(nodes: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.
     return order[pos], order[pos + 1], w
 
 
+def _by_blocks(block: Callable[[int, int, int, int], np.ndarray], like: Any) -> Any:
+    """``block(r0, r1, c0, c1)`` over ``like``'s shape: per chunk for dask, at once for numpy."""
+    if isinstance(like, darr.Array):
+        def fn(_: np.ndarray, block_info: Any = None) -> np.ndarray:
+            (r0, r1), (c0, c1) = block_info[0]["array-location"]
+            return block(r0, r1, c0, c1)
+
+        return darr.map_blocks(fn, like, dtype=np.float32)
+    return block(0, like.shape[0], 0, like.shape[1])
+
+
 def _lazy_rows(table: np.ndarray, i0: np.ndarray, i1: np.ndarray, w: np.ndarray,
                like: Any) -> Any:
     """Array of ``like``'s shape: row r is (1-w[r]) table[i0[r]] + w[r] table[i1[r]]."""
@@ -58,13 +70,7 @@ def _lazy_rows(table: np.ndarray, i0: np.ndarray, i1: np.ndarray, w: np.ndarray,
         ww = w32[r0:r1, None]
         return (1 - ww) * t[i0[r0:r1]] + ww * t[i1[r0:r1]]
 
-    if isinstance(like, darr.Array):
-        def fn(_: np.ndarray, block_info: Any = None) -> np.ndarray:
-            (r0, r1), (c0, c1) = block_info[0]["array-location"]
-            return block(r0, r1, c0, c1)
-
-        return darr.map_blocks(fn, like, dtype=np.float32)
-    return block(0, like.shape[0], 0, like.shape[1])
+    return _by_blocks(block, like)
 
 
 def interp_calibration(data: xr.DataArray, lut: xr.DataArray) -> Any:
@@ -129,13 +135,7 @@ def noise_azimuth(data: xr.DataArray, noise: xr.Dataset) -> Any | None:
         return out
 
     like = data.data
-    if isinstance(like, darr.Array):
-        def fn(_: np.ndarray, block_info: Any = None) -> np.ndarray:
-            (r0, r1), (c0, c1) = block_info[0]["array-location"]
-            return block(r0, r1, c0, c1)
-
-        return darr.map_blocks(fn, like, dtype=np.float32)
-    return block(0, like.shape[0], 0, like.shape[1])
+    return _by_blocks(block, like)
 
 
 def noise_dataset(parsed: dict[str, Any], attrs: dict[str, Any]) -> xr.Dataset:
