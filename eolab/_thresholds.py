@@ -42,6 +42,7 @@ __all__ = [
     "ThresholdError",
     "ThresholdResult",
     "auto_threshold",
+    "resolve_threshold",
     "threshold_histogram",
 ]
 
@@ -258,6 +259,27 @@ def auto_threshold(values: Any, *, method: str = "otsu", max_samples: int = _MAX
     """
     name = _check_method(method)
     return _threshold(_finite_sample(values, max_samples), name)[0]
+
+
+def resolve_threshold(values: Any, *, method: str, threshold: float | None, what: str,
+                      minimum: float | None = None) -> tuple[float, str]:
+    """``(threshold, how)``: a fixed ``threshold`` checked, else :func:`auto_threshold` of ``values``.
+
+    ``how`` is the method name or ``"fixed"``; ``what`` names the threshold in
+    error messages (e.g. ``"water"``); ``minimum`` is the lowest allowed fixed value.
+    """
+    if threshold is not None:
+        value = float(threshold)
+        if not np.isfinite(value) or (minimum is not None and value < minimum):
+            bound = "" if minimum is None else f" >= {minimum:g}"
+            raise ThresholdError(f"the {what} threshold must be a finite value{bound}, "
+                                 f"got {threshold!r}")
+        return value, "fixed"
+    name = _check_method(method)
+    try:
+        return auto_threshold(values, method=name), name
+    except ThresholdError as exc:
+        raise ThresholdError(f"no {what} threshold: {exc}") from exc
 
 
 def threshold_histogram(values: Any, *, method: str = "otsu", bins: int = 256,

@@ -45,6 +45,7 @@ from eolab._thresholds import (
     ThresholdError,
     ThresholdResult,
     auto_threshold,
+    resolve_threshold,
     threshold_histogram,
 )
 from eolab.errors import BandError, ProductError
@@ -265,15 +266,8 @@ def classify(cva_ds: xr.Dataset, *, threshold: float | None = None, method: str 
         raise BandError("classify needs a CVA Dataset with 'magnitude' and 'direction'; "
                         "compute it with eolab.change.cva(before, after)")
     mag = cva_ds["magnitude"]
-    if threshold is None:
-        name = method.strip().lower() if isinstance(method, str) else method
-        value = auto_threshold(mag, method=name)
-        used = str(name)
-    else:
-        value, used = float(threshold), "fixed"
-        if not np.isfinite(value) or value < 0:
-            raise ThresholdError(f"threshold must be a finite value >= 0 (percent), "
-                                 f"got {threshold!r}")
+    value, used = resolve_threshold(mag, method=method, threshold=threshold,
+                                    what="change (magnitude, %)", minimum=0.0)
     comps = {str(k)[6:]: cva_ds[k] for k in cva_ds.data_vars if str(k).startswith("delta_")}
     empty = xr.DataArray(np.zeros((0, 0), np.float32), dims=("y", "x"))
     rules = class_rules(empty, {n: empty for n in comps})[1]

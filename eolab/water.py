@@ -35,7 +35,8 @@ import numpy as np
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
-from eolab._thresholds import THRESHOLD_METHODS, ThresholdError, auto_threshold
+from eolab._change_rules import BRIGHTENING_MAX_DEG, class_rules, has_flood_rule
+from eolab._thresholds import resolve_threshold
 from eolab.errors import BandError
 from eolab.io.sentinel2 import CLOUD_SHADOW_CLASSES, canonical_band
 
@@ -172,20 +173,8 @@ def water_mask(ds: xr.Dataset, *, index: str = "awei_sh", method: str = "ki",
         if mask_clouds:
             invalid = invalid | scl.isin(list(CLOUD_SHADOW_CLASSES))
     clear = values.where(~invalid)
-    if threshold is None:
-        name = str(method).strip().lower()
-        if name not in THRESHOLD_METHODS:
-            raise ThresholdError(f"unknown threshold method {method!r}; choose one of "
-                                 f"{', '.join(THRESHOLD_METHODS)} or give threshold=")
-        try:
-            value = auto_threshold(clear, method=name)
-        except ThresholdError as exc:
-            raise ThresholdError(f"no water threshold for this scene: {exc}") from exc
-        used = name
-    else:
-        value, used = float(threshold), "fixed"
-        if not np.isfinite(value):
-            raise ThresholdError(f"threshold must be finite, got {threshold!r}")
+    value, used = resolve_threshold(clear, method=method, threshold=threshold,
+                                    what="water")
     out = xr.where(invalid, 255, (values >= value).astype(np.uint8)).astype(np.uint8)
     out = out.rename("water")
     out.attrs = {"long_name": f"water from {values.name} >= threshold", "units": "1",
@@ -231,8 +220,6 @@ def flood_change_mask(cva_ds: xr.Dataset, *, method: str = "ki",
     ThresholdError
         Too few candidate pixels for an automatic threshold.
     """
-    from eolab._change_rules import BRIGHTENING_MAX_DEG, class_rules, has_flood_rule
-
     if "magnitude" not in cva_ds or "direction" not in cva_ds:
         raise BandError("flood_change_mask needs a CVA Dataset with 'magnitude' and "
                         "'direction'; compute it with eolab.change.cva(before, after)")
@@ -244,20 +231,8 @@ def flood_change_mask(cva_ds: xr.Dataset, *, method: str = "ki",
     else:
         candidate = direction > BRIGHTENING_MAX_DEG
         how = f"any direction but brightening (> {BRIGHTENING_MAX_DEG:g} deg)"
-    if threshold is None:
-        name = str(method).strip().lower()
-        if name not in THRESHOLD_METHODS:
-            raise ThresholdError(f"unknown threshold method {method!r}; choose one of "
-                                 f"{', '.join(THRESHOLD_METHODS)} or give threshold=")
-        try:
-            value = auto_threshold(mag.where(candidate), method=name)
-        except ThresholdError as exc:
-            raise ThresholdError(f"no flood threshold: {exc}") from exc
-        used = name
-    else:
-        value, used = float(threshold), "fixed"
-        if not np.isfinite(value) or value < 0:
-            raise ThresholdError(f"threshold must be a finite value >= 0, got {threshold!r}")
+    value, used = resolve_threshold(mag.where(candidate), method=method, threshold=threshold,
+                                    what="flood", minimum=0.0)
     flooded = (candidate & (mag >= value)).astype(np.uint8)
     masked = cva_ds["masked"] if "masked" in cva_ds else xr.zeros_like(mag, dtype=bool)
     out = xr.where(mag.notnull(), flooded, xr.where(masked, 254, 255)).astype(np.uint8)

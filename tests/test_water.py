@@ -32,8 +32,8 @@ def _scene(water_share=0.2, shape=(60, 50), seed=0, scl=None):
 
 
 def test_water_index__published_formulas_on_known_spectra():
-    ds, is_water = _scene()
-    w, g = (dict(WATER), dict(GRASS))
+    _, is_water = _scene()
+    w, g = WATER, GRASS
     expected = {
         "ndwi": lambda v: (v["B03"] - v["B08"]) / (v["B03"] + v["B08"]),
         "mndwi": lambda v: (v["B03"] - v["B11"]) / (v["B03"] + v["B11"]),
@@ -90,19 +90,18 @@ def test_water_mask__bad_input():
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::UserWarning")
 def test_water_mask__simulated_scene_both_dates(samples_dir):
     """Permanent water (1 % of the scene) before, plus the flood (5 %) after, vs the truth."""
-    from eolab.tutorial import flood_products
-
     import rioxarray as rxr
+
+    from eolab.tutorial import flood_products
 
     landcover = rxr.open_rasterio(samples_dir / "landcover_truth.tif").isel(band=0, drop=True)
     flood_truth = rxr.open_rasterio(samples_dir / "flood_truth.tif").isel(band=0, drop=True)
     scores = {}
     for date, path in zip(("before", "after"), flood_products(samples_dir), strict=True):
-        with _nowarn():
-            ds = open_l2a(path, bands=["B2", "B3", "B4", "B8", "B11", "B12", "SCL"],
-                          resolution=20)
+        ds = open_l2a(path, bands=["B2", "B3", "B4", "B8", "B11", "B12", "SCL"], resolution=20)
         water = water_mask(ds).compute()
         truth = match_grid(landcover, water) == 1
         if date == "after":
@@ -110,18 +109,6 @@ def test_water_mask__simulated_scene_both_dates(samples_dir):
         scores[date] = flood.accuracy(water == 1, truth, ignore=(water == 255).values)["iou"]
     # measured: 0.921 before, 0.810 after (clouds' edges and mixed flood pixels)
     assert scores["before"] >= 0.90 and scores["after"] >= 0.78, scores
-
-
-class _nowarn:
-    def __enter__(self):
-        import warnings
-
-        self._ctx = warnings.catch_warnings()
-        self._ctx.__enter__()
-        warnings.simplefilter("ignore")
-
-    def __exit__(self, *exc):
-        return self._ctx.__exit__(*exc)
 
 
 def _rgb(values):
@@ -140,14 +127,14 @@ def test_flood_change_mask__unnamed_bands_keep_brightening_out():
     assert (out.values[10:] == 0).all()
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")
 def test_flood_change_mask__named_bands_use_the_flooding_class(samples_dir):
-    from eolab.tutorial import flood_products
-
     import rioxarray as rxr
 
-    with _nowarn():
-        ds = [open_l2a(p, bands=["B3", "B4", "B8", "SCL"], resolution=20)
-              for p in flood_products(samples_dir)]
+    from eolab.tutorial import flood_products
+
+    ds = [open_l2a(p, bands=["B3", "B4", "B8", "SCL"], resolution=20)
+          for p in flood_products(samples_dir)]
     c = cva(*ds).compute()
     out = flood_change_mask(c)
     assert out.attrs["candidates"].startswith("S2-CD class 1")

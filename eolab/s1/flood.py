@@ -22,7 +22,7 @@ import numpy as np
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
-from eolab._thresholds import THRESHOLD_METHODS, ThresholdError, auto_threshold
+from eolab._thresholds import ThresholdError, resolve_threshold
 from eolab.composites import _same_grid, to_db
 
 __all__ = ["log_ratio", "sar_flood"]
@@ -35,13 +35,6 @@ def log_ratio(sigma0_before: xr.DataArray, sigma0_after: xr.DataArray) -> xr.Dat
     out.attrs = {"long_name": "backscatter change, after over before", "units": "dB"}
     crs = sigma0_before.rio.crs
     return out.rio.write_crs(crs) if crs is not None else out
-
-
-def _threshold(values: xr.DataArray, method: str, what: str) -> float:
-    try:
-        return auto_threshold(values, method=method)
-    except ThresholdError as exc:
-        raise ThresholdError(f"no {what} threshold: {exc}") from exc
 
 
 def sar_flood(sigma0_before: xr.DataArray, sigma0_after: xr.DataArray, *,
@@ -68,7 +61,8 @@ def sar_flood(sigma0_before: xr.DataArray, sigma0_after: xr.DataArray, *,
     -------
     xr.DataArray
         ``flood``, uint8: 1 flooded, 0 not, 2 permanent water, 255 no data;
-        attrs ``threshold_db``, ``water_db``, ``threshold_method``.
+        attrs ``threshold_db``, ``water_db`` and how each was set
+        (``threshold_method``, ``water_method``: a method name or "fixed").
 
     Raises
     ------
@@ -78,21 +72,16 @@ def sar_flood(sigma0_before: xr.DataArray, sigma0_after: xr.DataArray, *,
         Unknown method, a given threshold of the wrong sign, or too few pixels
         for an automatic threshold (e.g. no backscatter decrease at all).
     """
-    name = str(method).strip().lower()
-    if name not in THRESHOLD_METHODS:
-        raise ThresholdError(f"unknown threshold method {method!r}; choose one of "
-                             f"{', '.join(THRESHOLD_METHODS)} or give the thresholds")
-    ratio = log_ratio(sigma0_before, sigma0_after)
-    before_db = to_db(sigma0_before)
-    if water_db is None:
-        water_db = _threshold(before_db, name, "permanent-water (date-1 backscatter)")
-    permanent = before_db <= float(water_db)
-    if threshold_db is None:
-        candidates = ratio.where((ratio < 0) & ~permanent)
-        threshold_db = _threshold(candidates, name, "backscatter-decrease")
-    elif not np.isfinite(threshold_db) or threshold_db >= 0:
+    if threshold_db is not None and not (np.isfinite(threshold_db) and threshold_db < 0):
         raise ThresholdError(f"threshold_db is a decrease in dB and must be negative, "
                              f"got {threshold_db!r}")
+    ratio = log_ratio(sigma0_before, sigma0_after)
+    before_db = to_db(sigma0_before)
+    water_db, water_how = resolve_threshold(before_db, method=method, threshold=water_db,
+                                       what="permanent-water (date-1 backscatter)")
+    permanent = before_db <= water_db
+    threshold_db, how = resolve_threshold(ratio.where((ratio < 0) & ~permanent), method=method,
+                                        threshold=threshold_db, what="backscatter-decrease")
     flooded = (ratio <= float(threshold_db)) & ~permanent
     out = xr.where(ratio.isnull(), 255, xr.where(permanent, 2, flooded.astype(np.uint8)))
     out = out.astype(np.uint8).rename("flood")
@@ -100,6 +89,6 @@ def sar_flood(sigma0_before: xr.DataArray, sigma0_after: xr.DataArray, *,
                  "flag_values": [0, 1, 2, 255],
                  "flag_meanings": "not_flooded flooded permanent_water no_data",
                  "threshold_db": float(threshold_db), "water_db": float(water_db),
-                 "threshold_method": name, "_FillValue": 255}
+                 "threshold_method": how, "water_method": water_how, "_FillValue": 255}
     crs = sigma0_before.rio.crs
     return out.rio.write_crs(crs) if crs is not None else out
