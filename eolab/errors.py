@@ -25,6 +25,16 @@ __all__ = [
     "LayerError",
     "ThresholdError",
     "RasterError",
+    "LinkedDataError",
+    "MappingError",
+    "StoreError",
+    "EndpointError",
+    "QueryError",
+    "CropError",
+    "DatasetFormatError",
+    "ModelError",
+    "ModelIntegrityError",
+    "CubeMismatchError",
 ]
 
 
@@ -93,3 +103,49 @@ class ThresholdError(EolabError, ValueError):
 
 class RasterError(EolabError, ValueError):
     """A raster cannot be used as given (data type, dimensions, grid mismatch)."""
+
+
+# --- linked data (eolab.linked) -------------------------------------------
+
+
+class LinkedDataError(EolabError):
+    """Turning layers into RDF, storing or querying them failed."""
+
+
+class MappingError(LinkedDataError, ValueError):
+    """An R2RML/RML mapping is invalid or does not fit the layer it is applied to."""
+
+
+class StoreError(LinkedDataError):
+    """A triple store cannot be opened, loaded or updated."""
+
+
+class EndpointError(StoreError):
+    """A remote SPARQL endpoint is unreachable or answered with an error status."""
+
+
+class QueryError(StoreError, ValueError):
+    """A SPARQL query is invalid or cannot be answered as asked."""
+
+
+# --- crop-type mapping (eolab.crop) ---------------------------------------
+
+
+class CropError(EolabError):
+    """Crop-type mapping cannot go on with the data or model given."""
+
+
+class DatasetFormatError(CropError, ValueError):
+    """A training dataset folder is not in the expected (TimeSen2Crop) layout."""
+
+
+class ModelError(CropError):
+    """A crop model cannot be built, trained, saved or loaded."""
+
+
+class ModelIntegrityError(ModelError):
+    """A saved model folder has missing, altered or unsafe files."""
+
+
+class CubeMismatchError(CropError, ValueError):
+    """An image cube's bands, order or time steps do not match the model's configuration."""
