@@ -1,0 +1,487 @@
+"""Apply a mapping to a vector layer and write N-Triples or Turtle, as GeoTriples' ``dump_rdf``.
+
+The layer (a GeoDataFrame, or a Shapefile/GeoPackage read a chunk at a time)
+is turned into RDF by plain string formatting, chunk by chunk, so memory
+stays bounded whatever the number of features, and the output is the same
+bytes on every run. Each feature ``gid`` (1, 2, ... in the layer's order, as
+GeoTriples numbers them) gives::
+
+    <base><layer>/id/<gid> rdf:type <vocab><layer> ;
+        <vocab>has_<field> "value"^^xsd:... ;          (one per mapped field)
+        geo:hasGeometry <base><layer>/Geometry/<gid> .
+    <base><layer>/Geometry/<gid> rdf:type geo:Geometry ;
+        geo:asWKT "<http://www.opengis.net/def/crs/EPSG/0/4326> MULTIPOLYGON (...)"^^geo:wktLiteral .
+
+Coordinates are written longitude first (the layer is reprojected to
+EPSG:4326 unless ``reproject=False``), as GeoTriples and Strabon do;
+``crs84=True`` writes the same coordinates under the CRS84 IRI (strict
+GeoSPARQL 1.1, which Oxigraph's built-in functions need). Null attribute
+values give no triple (as NULL in R2RML). Invalid geometries are repaired
+with ``make_valid`` (keeping polygonal parts of polygons) or refused
+(``invalid="raise"``); features whose geometry is missing or empty after
+repair keep their attributes, lose the geometry node, and are reported
+(:class:`ExportReport`, plus a warning) — never dropped silently.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from eolab._polygonize import repair_polygons
+from eolab.errors import CRSError, MappingError, OutputError
+from eolab.linked._terms import (
+    CRS84, GEO, RDF_TYPE, XSD, epsg_iri, escape_string, fill_template, lexical,
+    template_columns,
+)
+from eolab.linked.mapping import (
+    ROW_NUMBER_COLUMNS, Mapping, PropertyMap, mapping_for, parse_mapping, read_mapping,
+)
+
+__all__ = ["DEFAULT_BASE_IRI", "ExportReport", "RdfStream", "iter_rdf", "write_rdf", "to_rdf",
+           "cli_dump_rdf"]
+
+DEFAULT_BASE_IRI = "http://ai.di.uoa.gr/flood/"
+_FORMATS = {".nt": "nt", ".ttl": "ttl"}
+_EXACT_DIGITS = 24       # GEOS decimals that give coordinates back bit for bit
+_POLYGON, _LINE = 3, 1
+_TTL_PREFIXES = (("rdf", RDF_TYPE[:-4]), ("xsd", XSD), ("geo", GEO))
+
+LayerLike = gpd.GeoDataFrame | str | os.PathLike[str]
+MappingLike = Mapping | str | os.PathLike[str]
+
+
+@dataclass
+class ExportReport:
+    """What an export wrote: counts, and the ``gid`` of repaired or geometry-less features."""
+
+    features: int = 0
+    triples: int = 0
+    repaired: list[int] = field(default_factory=list)
+    without_geometry: list[int] = field(default_factory=list)
+    path: Path | None = None
+
+
+def _resolve_mapping(mapping: MappingLike | None, layer: LayerLike, *, base_iri: str,
+                     name: str | None, kind: str, style: str) -> Mapping:
+    if mapping is None:
+        return mapping_for(layer, base_iri=base_iri, name=name, kind=kind, style=style)
+    if isinstance(mapping, Mapping):
+        return mapping
+    if isinstance(mapping, os.PathLike) or ("\n" not in mapping and Path(mapping).is_file()):
+        return read_mapping(mapping, base_iri=base_iri)
+    return parse_mapping(mapping, base_iri=base_iri)
+
+
+class _Terms:
+    """The fixed terms of a mapping, written once as N-Triples or Turtle."""
+
+    def __init__(self, mapping: Mapping, fmt: str, crs_iri: str | None) -> None:
+        self.ttl = fmt == "ttl"
+        self.mapping = mapping
+        self.type = self.iri(RDF_TYPE)
+        self.classes = [self.iri(c) for c in mapping.classes]
+        self.preds = [self.iri(p.predicate) for p in mapping.properties]
+        self.dtypes = [None if p.language else self.iri(p.datatype or XSD + "string")
+                       for p in mapping.properties]
+        g = mapping.geometry
+        if g is not None:
+            self.link = self.iri(g.link)
+            self.geo_classes = [self.iri(c) for c in g.classes]
+            self.wkt = self.iri(g.wkt_predicate)
+            self.funcs = [(self.iri(p), f) for p, f in g.functions]
+        self.wkt_prefix = f'"<{crs_iri}> ' if crs_iri else '"'
+        self.wkt_suffix = '"^^' + self.iri(GEO + "wktLiteral")
+
+    def iri(self, iri: str) -> str:
+        if self.ttl:
+            if iri == RDF_TYPE:
+                return "a"
+            for prefix, ns in _TTL_PREFIXES:
+                local = iri[len(ns):]
+                if iri.startswith(ns) and local.isidentifier() and local.isascii():
+                    return f"{prefix}:{local}"
+        return f"<{iri}>"
+
+    def header(self) -> str:
+        if not self.ttl:
+            return ""
+        return "".join(f"@prefix {p}: <{ns}> .\n" for p, ns in _TTL_PREFIXES) + "\n"
+
+
+def _subjects(template: str, chunk: pd.DataFrame, gids: np.ndarray) -> list[str]:
+    cols = template_columns(template)
+    if len(cols) == 1 and cols[0] in ROW_NUMBER_COLUMNS:
+        head, _, tail = template.partition("{")
+        tail = tail.partition("}")[2]
+        return [f"<{head}{g}{tail}>" for g in gids.tolist()]
+    values = [gids.tolist() if c in ROW_NUMBER_COLUMNS else chunk[c].tolist() for c in cols]
+    return [f"<{fill_template(template, row, iri=True)}>" for row in zip(*values, strict=True)]
+
+
+def _objects(prop: PropertyMap, dtype: str | None, chunk: pd.DataFrame, gids: np.ndarray
+             ) -> list[str | None]:
+    if prop.template is not None:
+        cols = template_columns(prop.template)
+        values = [gids.tolist() if c in ROW_NUMBER_COLUMNS else chunk[c].tolist()
+                  for c in cols]
+        texts = [fill_template(prop.template, row, iri=False) for row in
+                 zip(*values, strict=True)] if cols else [prop.template] * len(gids)
+    else:
+        column = prop.column or ""
+        series = chunk[column]
+        if prop.datatype == XSD + "integer" and pd.api.types.is_integer_dtype(series.dtype) \
+                and not series.hasnans:
+            return [f'"{v}"^^{dtype}' for v in series.to_numpy().tolist()]
+        texts = []
+        for gid, value in zip(gids.tolist(), series.tolist(), strict=True):
+            try:
+                texts.append(lexical(value, prop.datatype))
+            except (TypeError, ValueError) as exc:
+                raise MappingError(f"feature {gid}: {column}={value!r} does not fit "
+                                   f"<{prop.datatype}> ({exc}); edit the mapping's "
+                                   "rr:datatype") from exc
+    if prop.language:
+        return [None if t is None else f'"{escape_string(t)}"@{prop.language}' for t in texts]
+    return [None if t is None else f'"{escape_string(t)}"^^{dtype}' for t in texts]
+
+
+def _geometry_functions(geoms: np.ndarray) -> dict[str, list[str]]:
+    bools = {"isSimple": shapely.is_simple(geoms), "isEmpty": shapely.is_empty(geoms),
+             "is3D": shapely.has_z(geoms)}
+    ints = {"dimension": shapely.get_dimensions(geoms),
+            "coordinateDimension": shapely.get_coordinate_dimension(geoms),
+            "spatialDimension": shapely.get_coordinate_dimension(geoms)}
+    out = {k: [f'"{str(bool(b)).lower()}"' for b in v.tolist()] for k, v in bools.items()}
+    out.update({k: [f'"{int(i)}"' for i in v.tolist()] for k, v in ints.items()})
+    return out
+
+
+class RdfStream:
+    """Iterator of RDF text chunks (N-Triples or Turtle) of a layer; ``report`` fills as it goes.
+
+    Made by :func:`iter_rdf`; ``"".join(stream)`` is the whole document.
+    """
+
+    def __init__(self, layer: LayerLike, mapping: Mapping, *, fmt: str, crs84: bool,
+                 reproject: bool, invalid: str, multi: bool, precision: int | None,
+                 chunk_size: int, layer_name: str | None) -> None:
+        if fmt not in ("nt", "ttl"):
+            raise OutputError(f"format must be 'nt' or 'ttl', got {fmt!r}")
+        if invalid not in ("repair", "raise"):
+            raise MappingError(f"invalid must be 'repair' or 'raise', got {invalid!r}")
+        if int(chunk_size) < 1:
+            raise MappingError(f"chunk_size must be at least 1, got {chunk_size!r}")
+        self.mapping, self.fmt, self.crs84, self.reproject = mapping, fmt, crs84, reproject
+        self.invalid, self.multi, self.chunk_size = invalid, multi, int(chunk_size)
+        self.precision = _EXACT_DIGITS if precision is None else int(precision)
+        self.layer, self.layer_name = layer, layer_name
+        self.report = ExportReport()
+        self._columns, crs = self._schema()
+        self._check_columns()
+        self.crs_iri = self._crs_iri(crs)
+        self.terms = _Terms(mapping, fmt, self.crs_iri)
+
+    def _schema(self) -> tuple[list[str], Any]:
+        if isinstance(self.layer, gpd.GeoDataFrame):
+            return [str(c) for c in self.layer.columns], self.layer.crs
+        path = Path(self.layer)
+        if not path.exists():
+            raise MappingError(f"layer file not found: {path}")
+        import pyogrio  # noqa: PLC0415
+
+        try:
+            info = pyogrio.read_info(path, layer=self.layer_name)
+        except Exception as exc:  # pyogrio raises its own types
+            raise MappingError(f"cannot read the layer {path.name}: {exc}") from exc
+        self._count = int(info["features"])
+        return [str(c) for c in info["fields"]], info["crs"]
+
+    def _check_columns(self) -> None:
+        missing = [c for c in self.mapping.columns() if c not in self._columns]
+        if missing:
+            raise MappingError(f"the mapping reads columns {missing} that the layer lacks "
+                               f"(columns: {self._columns}); edit the mapping or the layer")
+
+    def _crs_iri(self, crs: Any) -> str | None:
+        if self.mapping.geometry is None:
+            return None
+        if crs is None:
+            raise CRSError("the layer has no CRS; set it (gdf.set_crs(...)) before export")
+        from pyproj import CRS  # noqa: PLC0415
+
+        crs = CRS.from_user_input(crs)
+        self.source_crs = crs
+        if self.reproject:
+            return CRS84 if self.crs84 else epsg_iri(4326)
+        epsg = crs.to_epsg()
+        if self.crs84:
+            if epsg != 4326 and crs != CRS.from_user_input("OGC:CRS84"):
+                raise CRSError("crs84=True needs longitude/latitude: keep reproject=True")
+            return CRS84
+        if epsg is None:
+            raise CRSError(f"the layer's CRS has no EPSG code ({crs.name}); reproject it")
+        return epsg_iri(epsg)
+
+    def _chunks(self) -> Iterator[gpd.GeoDataFrame]:
+        if isinstance(self.layer, gpd.GeoDataFrame):
+            for start in range(0, len(self.layer), self.chunk_size):
+                yield self.layer.iloc[start:start + self.chunk_size]
+            return
+        import pyogrio  # noqa: PLC0415
+
+        start, columns = 0, self.mapping.columns()
+        while self._count < 0 or start < self._count:
+            chunk = pyogrio.read_dataframe(self.layer, layer=self.layer_name, columns=columns,
+                                           skip_features=start, max_features=self.chunk_size,
+                                           read_geometry=self.mapping.geometry is not None)
+            if len(chunk) == 0:
+                return
+            yield chunk
+            start += len(chunk)
+
+    def _geometries(self, chunk: gpd.GeoDataFrame, gids: np.ndarray) -> np.ndarray:
+        geoms = chunk.geometry
+        if self.reproject and self.source_crs.to_epsg() != 4326:
+            geoms = geoms.set_crs(self.source_crs, allow_override=True).to_crs(4326)
+        values = np.asarray(geoms.values, dtype=object)
+        invalid = ~shapely.is_valid(values) & ~shapely.is_missing(values)
+        if invalid.any():
+            if self.invalid == "raise":
+                raise MappingError(f"features {gids[invalid].tolist()[:20]} have invalid "
+                                   "geometries; pass invalid='repair' or fix them")
+            polygonal = np.isin(shapely.get_type_id(values), (_POLYGON, 6))
+            fix_poly = np.flatnonzero(invalid & polygonal)
+            fix_other = np.flatnonzero(invalid & ~polygonal)
+            values = values.copy()
+            if fix_poly.size:
+                values[fix_poly] = repair_polygons(values[fix_poly])
+            if fix_other.size:
+                values[fix_other] = shapely.make_valid(values[fix_other])
+            self.report.repaired += gids[invalid].tolist()
+        if self.multi:
+            types = shapely.get_type_id(values)
+            for single, make in ((_POLYGON, shapely.multipolygons),
+                                 (_LINE, shapely.multilinestrings)):
+                idx = np.flatnonzero(types == single)
+                if idx.size:
+                    values[idx] = make(values[idx], indices=np.arange(idx.size))
+        return values
+
+    def _text(self, chunk: gpd.GeoDataFrame, start: int) -> tuple[str, int]:
+        m, t = self.mapping, self.terms
+        gids = np.arange(start + 1, start + len(chunk) + 1)
+        subjects = _subjects(m.subject_template, chunk, gids)
+        objects = [_objects(p, d, chunk, gids) for p, d in
+                   zip(m.properties, t.dtypes, strict=True)]
+        lines: list[str] = []
+        count = 0
+        g = m.geometry
+        if g is not None:
+            geoms = self._geometries(chunk, gids)
+            missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+            if missing.any():
+                self.report.without_geometry += gids[missing].tolist()
+            wkts = shapely.to_wkt(geoms, rounding_precision=self.precision, trim=True)
+            gsubjects = _subjects(g.template, chunk, gids)
+            funcs = _geometry_functions(geoms) if g.functions else {}
+        for i, subject in enumerate(subjects):
+            po = [(t.type, c) for c in t.classes]
+            po += [(p, obj[i]) for p, obj in zip(t.preds, objects, strict=True)
+                   if obj[i] is not None]
+            geo_po: list[tuple[str, str]] = []
+            if g is not None and not missing[i]:
+                po.append((t.link, gsubjects[i]))
+                geo_po = [(t.type, c) for c in t.geo_classes]
+                geo_po.append((t.wkt, f"{t.wkt_prefix}{wkts[i]}{t.wkt_suffix}"))
+                geo_po += [(p, f"{t.wkt_prefix}{wkts[i]}{t.wkt_suffix}" if f in
+                            ("asWKT", "hasSerialization") else
+                            funcs[f][i] + "^^" + t.iri(XSD + ("boolean" if f.startswith("is")
+                                                              else "integer")))
+                           for p, f in t.funcs]
+            count += len(po) + len(geo_po)
+            lines.append(self._block(subject, po))
+            if geo_po:
+                lines.append(self._block(gsubjects[i], geo_po))
+        return "".join(lines), count
+
+    def _block(self, subject: str, po: list[tuple[str, str]]) -> str:
+        if self.fmt == "nt":
+            return "".join(f"{subject} {p} {o} .\n" for p, o in po)
+        body = " ;\n    ".join(f"{p} {o}" for p, o in po)
+        return f"{subject} {body} .\n"
+
+    def __iter__(self) -> Iterator[str]:
+        self.report = ExportReport()
+        header = self.terms.header()
+        if header:
+            yield header
+        start = 0
+        for chunk in self._chunks():
+            text, count = self._text(chunk, start)
+            start += len(chunk)
+            self.report.features = start
+            self.report.triples += count
+            yield text
+        if self.report.without_geometry:
+            ids = self.report.without_geometry
+            warnings.warn(f"{len(ids)} feature(s) have no geometry (missing, empty, or empty "
+                          f"after repair) and were written without one: gid {ids[:10]}"
+                          f"{' ...' if len(ids) > 10 else ''}", UserWarning, stacklevel=2)
+        if self.report.repaired:
+            ids = self.report.repaired
+            warnings.warn(f"{len(ids)} invalid geometr{'y was' if len(ids) == 1 else 'ies were'}"
+                          f" repaired with make_valid: gid {ids[:10]}"
+                          f"{' ...' if len(ids) > 10 else ''}", UserWarning, stacklevel=2)
+
+
+def iter_rdf(
+    layer: LayerLike,
+    *,
+    mapping: MappingLike | None = None,
+    base_iri: str = DEFAULT_BASE_IRI,
+    name: str | None = None,
+    kind: str = "r2rml",
+    style: str = "tutorial",
+    format: str = "nt",
+    crs84: bool = False,
+    reproject: bool = True,
+    invalid: str = "repair",
+    multi: bool = True,
+    precision: int | None = None,
+    chunk_size: int = 10_000,
+    layer_name: str | None = None,
+) -> RdfStream:
+    """The RDF of a layer as an iterator of text chunks (see :func:`write_rdf` for options)."""
+    resolved = _resolve_mapping(mapping, layer, base_iri=base_iri, name=name, kind=kind,
+                                style=style)
+    return RdfStream(layer, resolved, fmt=format, crs84=crs84, reproject=reproject,
+                     invalid=invalid, multi=multi, precision=precision, chunk_size=chunk_size,
+                     layer_name=layer_name)
+
+
+def to_rdf(layer: LayerLike, **options: Any) -> str:
+    """The whole RDF document of a (small) layer as one string; options as :func:`iter_rdf`."""
+    return "".join(iter_rdf(layer, **options))
+
+
+def write_rdf(
+    layer: LayerLike,
+    dest: str | os.PathLike[str],
+    *,
+    mapping: MappingLike | None = None,
+    base_iri: str = DEFAULT_BASE_IRI,
+    name: str | None = None,
+    kind: str = "r2rml",
+    style: str = "tutorial",
+    format: str | None = None,
+    crs84: bool = False,
+    reproject: bool = True,
+    invalid: str = "repair",
+    multi: bool = True,
+    precision: int | None = None,
+    chunk_size: int = 10_000,
+    layer_name: str | None = None,
+    overwrite: bool = False,
+) -> ExportReport:
+    """Write a layer as N-Triples or Turtle through a mapping, as GeoTriples' ``dump_rdf``.
+
+    Parameters
+    ----------
+    layer
+        A GeoDataFrame, or the path of a Shapefile/GeoPackage (read
+        ``chunk_size`` features at a time).
+    dest
+        Output file; written under a temporary name and renamed when done.
+    mapping
+        A :class:`~eolab.linked.mapping.Mapping`, mapping text (Turtle) or the
+        path of a mapping file; default: :func:`~eolab.linked.mapping.mapping_for`
+        the layer with ``base_iri``, ``name``, ``kind`` and ``style``.
+    base_iri
+        Base of the IRIs (default the tutorial's ``http://ai.di.uoa.gr/flood/``);
+        also resolves relative IRIs in a mapping text.
+    format
+        ``"nt"`` or ``"ttl"``; default from the suffix of ``dest``.
+    crs84
+        Write the CRS84 IRI instead of EPSG:4326 (same longitude-first
+        coordinates; strict GeoSPARQL 1.1).
+    reproject
+        Reproject to EPSG:4326 (default); ``False`` keeps the layer's CRS and
+        writes its EPSG IRI, as GeoTriples does.
+    invalid
+        ``"repair"`` (``make_valid``; polygons keep their polygonal parts) or
+        ``"raise"`` (:class:`MappingError` naming the features).
+    multi
+        Write polygons and lines as MULTIPOLYGON / MULTILINESTRING, as
+        GeoTriples does for Shapefiles.
+    precision
+        Decimals of WKT coordinates; default: as many as give the stored
+        doubles back exactly.
+    chunk_size
+        Features formatted at a time (memory is bounded by it).
+    layer_name
+        Layer of a multi-layer file (GeoPackage).
+    overwrite
+        Replace an existing ``dest``.
+
+    Returns
+    -------
+    ExportReport
+        Features and triples written, ``gid`` of repaired features and of
+        features written without geometry.
+
+    Raises
+    ------
+    MappingError
+        The mapping is malformed or reads missing columns, a value does not
+        fit its datatype, or (``invalid="raise"``) a geometry is invalid.
+    CRSError
+        The layer has no CRS.
+    OutputError
+        ``dest`` exists (without ``overwrite``), its folder is missing, or the
+        format is unknown; nothing is left behind.
+    """
+    dest = Path(dest)
+    fmt = format or _FORMATS.get(dest.suffix.lower())
+    if fmt is None:
+        raise OutputError(f"cannot tell the RDF format of {dest.name}: use a .nt or .ttl "
+                          "name, or pass format='nt'|'ttl'")
+    if dest.exists() and not overwrite:
+        raise OutputError(f"{dest} already exists; pass overwrite=True (--overwrite) to "
+                          "replace it")
+    if not dest.parent.is_dir():
+        raise OutputError(f"the folder {dest.parent} does not exist")
+    stream = iter_rdf(layer, mapping=mapping, base_iri=base_iri, name=name, kind=kind,
+                      style=style, format=fmt, crs84=crs84, reproject=reproject,
+                      invalid=invalid, multi=multi, precision=precision, chunk_size=chunk_size,
+                      layer_name=layer_name)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
+            for text in stream:
+                out.write(text)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    stream.report.path = dest
+    return stream.report
+
+
+def cli_dump_rdf(mapping: str, *, output: str, base_iri: str = DEFAULT_BASE_IRI,
+                 shapefile: str, format: str | None = None, crs84: bool = False,
+                 overwrite: bool = False) -> ExportReport:
+    """``eolab geotriples dump_rdf -o OUT -b BASE -sh LAYER MAPPING`` (thin CLI helper)."""
+    return write_rdf(shapefile, output, mapping=Path(mapping), base_iri=base_iri,
+                     format=format, crs84=crs84, overwrite=overwrite)
+

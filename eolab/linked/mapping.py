@@ -1,0 +1,629 @@
+"""R2RML/RML mappings of a vector layer, as GeoTriples' ``generate_mapping`` writes them.
+
+A mapping says how each feature of a layer becomes RDF: its subject IRI
+(a template such as ``http://ai.di.uoa.gr/flood/flood/id/{gid}``), its class,
+one ``has_<attribute>`` predicate per attribute with an XSD datatype, and a
+geometry node (``.../flood/Geometry/{gid}``, ``geo:Geometry``) linked by
+``geo:hasGeometry`` and carrying ``geo:asWKT``. :func:`generate_mapping`
+writes it as Turtle for the user to read and edit; :func:`parse_mapping`
+reads such a text back (also GeoTriples' own mappings) into a
+:class:`Mapping` that :func:`eolab.linked.export.write_rdf` applies.
+
+Naming (``style``):
+
+* ``"tutorial"`` (default): vocabulary ``<base>ontology#`` and ``has_<field>``,
+  the ``flo:`` prefix of the tutorial's queries
+  (``http://ai.di.uoa.gr/flood/ontology#has_floodLevel``);
+* ``"geotriples"``: what GeoTriples itself writes. R2RML strips one trailing
+  ``/`` from the base (``http://ai.di.uoa.gr/floodontology#has_floodLevel``);
+  RML writes ``has`` + the capitalised field name without dots
+  (``http://ai.di.uoa.gr/flood/ontology#hasFloodLevel``).
+
+The placeholders ``{gid}`` (R2RML) and ``{GeoTriplesID}`` (RML) are the
+feature's number in the layer, counted from 1 as GeoTriples does; other
+placeholders name columns, whose values are made IRI-safe in subject IRIs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import pyoxigraph
+
+from eolab.errors import MappingError
+from eolab.linked._terms import (
+    GEO, RDF, RDF_TYPE, RDFS, XSD, check_iri, check_language, escape_string, iri_safe,
+    template_columns,
+)
+
+__all__ = [
+    "Mapping", "PropertyMap", "GeometryMap", "ROW_NUMBER_COLUMNS", "GEOMETRY_FUNCTIONS",
+    "mapping_for", "generate_mapping", "parse_mapping", "read_mapping", "vocabulary_iri",
+    "predicate_iri", "xsd_type",
+]
+
+RR = "http://www.w3.org/ns/r2rml#"
+RML = "http://semweb.mmlab.be/ns/rml#"
+QL = "http://semweb.mmlab.be/ns/ql#"
+RRX = "http://www.w3.org/ns/r2rml-ext#"
+RRXF = "http://www.w3.org/ns/r2rml-ext/functions/def/"
+ROW_NUMBER_COLUMNS = frozenset({"gid", "GeoTriplesID"})
+#: Geometry functions of GeoTriples' mappings that the exporter computes (rrxf:<name>).
+GEOMETRY_FUNCTIONS = {
+    "asWKT": None, "hasSerialization": None, "isSimple": XSD + "boolean",
+    "isEmpty": XSD + "boolean", "is3D": XSD + "boolean", "spatialDimension": XSD + "integer",
+    "dimension": XSD + "integer", "coordinateDimension": XSD + "integer",
+}
+_KINDS = ("r2rml", "rml")
+_STYLES = ("tutorial", "geotriples")
+_OGR_XSD = {"OFTInteger": "integer", "OFTInteger64": "integer", "OFTReal": "double",
+            "OFTDate": "date", "OFTDateTime": "dateTime", "OFTString": "string"}
+
+
+@dataclass(frozen=True)
+class PropertyMap:
+    """One predicate of a feature: a literal from a ``column`` or a literal ``template``."""
+
+    predicate: str
+    column: str | None = None
+    template: str | None = None
+    datatype: str | None = XSD + "string"
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class GeometryMap:
+    """The geometry node: subject template, classes, WKT predicate, extra geometry functions."""
+
+    template: str
+    column: str | None = None
+    classes: tuple[str, ...] = (GEO + "Geometry",)
+    link: str = GEO + "hasGeometry"
+    wkt_predicate: str = GEO + "asWKT"
+    functions: tuple[tuple[str, str], ...] = ()     # (predicate IRI, GEOMETRY_FUNCTIONS key)
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """A parsed (or generated) mapping of one layer; ``to_turtle()`` gives its text."""
+
+    layer: str
+    subject_template: str
+    classes: tuple[str, ...]
+    properties: tuple[PropertyMap, ...]
+    geometry: GeometryMap | None
+    kind: str = "r2rml"
+    source: str | None = None
+    vocabulary: str | None = field(default=None, compare=False)
+
+    def columns(self) -> list[str]:
+        """Layer columns the mapping reads (row-number placeholders excluded)."""
+        names = template_columns(self.subject_template)
+        for prop in self.properties:
+            names += [prop.column] if prop.column else template_columns(prop.template or "")
+        if self.geometry is not None:
+            names += template_columns(self.geometry.template)
+        seen = dict.fromkeys(n for n in names if n not in ROW_NUMBER_COLUMNS)
+        return list(seen)
+
+    def to_turtle(self) -> str:
+        """The mapping as Turtle text (R2RML or RML per ``kind``)."""
+        return _to_turtle(self)
+
+
+def vocabulary_iri(base_iri: str, *, kind: str = "r2rml", style: str = "tutorial") -> str:
+    """Namespace of the layer's classes and ``has_*`` predicates for ``base_iri``."""
+    _check_choice(kind, _KINDS, "kind")
+    _check_choice(style, _STYLES, "style")
+    if style == "geotriples" and kind == "r2rml":
+        base = base_iri[:-1] if base_iri.endswith("/") else base_iri
+    else:
+        base = base_iri if base_iri.endswith(("/", "#")) else base_iri + "/"
+    return check_iri(base + "ontology#", what="vocabulary")
+
+
+def predicate_iri(attribute: str, vocabulary: str, *, kind: str = "r2rml",
+                  style: str = "tutorial") -> str:
+    """``<vocabulary>has_<attribute>`` (or ``hasAttribute`` in GeoTriples' RML naming)."""
+    if style == "geotriples" and kind == "rml":
+        name = attribute.replace(".", "")
+        local = "has" + name[:1].upper() + name[1:]
+    else:
+        local = "has_" + attribute
+    return check_iri(vocabulary + iri_safe(local), what=f"predicate of {attribute!r}")
+
+
+def xsd_type(dtype: Any, values: pd.Series | None = None) -> str:
+    """XSD datatype of a pandas column as GeoTriples types DBF fields.
+
+    bool → ``xsd:boolean``, integers → ``xsd:integer``, floats →
+    ``xsd:double``, datetimes → ``xsd:dateTime`` (``xsd:date`` when every
+    value is at midnight or the values are ``datetime.date``), anything else
+    → ``xsd:string``.
+    """
+    if pd.api.types.is_bool_dtype(dtype):
+        return XSD + "boolean"
+    if pd.api.types.is_integer_dtype(dtype):
+        return XSD + "integer"
+    if pd.api.types.is_float_dtype(dtype):
+        return XSD + "double"
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        if values is not None:
+            times = pd.to_datetime(values.dropna())
+            if len(times) and (times == times.dt.normalize()).all():
+                return XSD + "date"
+        return XSD + "dateTime"
+    if values is not None and pd.api.types.is_object_dtype(dtype):
+        present = values.dropna()
+        import datetime as _dt  # noqa: PLC0415
+
+        if len(present) and all(type(v) is _dt.date for v in present):
+            return XSD + "date"
+    return XSD + "string"
+
+
+def _check_choice(value: str, choices: Sequence[str], what: str) -> None:
+    if value not in choices:
+        raise MappingError(f"{what} must be one of {list(choices)}, got {value!r}")
+
+
+def _base(base_iri: str) -> str:
+    check_iri(base_iri, what="base IRI")
+    return base_iri if base_iri.endswith(("/", "#")) else base_iri + "/"
+
+
+def _schema(layer: gpd.GeoDataFrame | str | os.PathLike[str], name: str | None
+            ) -> tuple[str, list[tuple[str, str]], str | None, str]:
+    """(layer name, [(field, XSD datatype)], source path, geometry column)."""
+    if isinstance(layer, gpd.GeoDataFrame):
+        geom = layer.geometry.name
+        fields = [(str(c), xsd_type(layer[c].dtype, layer[c])) for c in layer.columns
+                  if c != geom and not isinstance(layer[c].dtype, gpd.array.GeometryDtype)]
+        return name or "layer", fields, None, str(geom)
+    path = Path(layer)
+    if not path.exists():
+        raise MappingError(f"layer file not found: {path}")
+    import pyogrio  # noqa: PLC0415
+
+    try:
+        info = pyogrio.read_info(path)
+    except Exception as exc:  # pyogrio raises its own types
+        raise MappingError(f"cannot read the layer {path.name}: {exc}") from exc
+    fields = []
+    for fname, ogr, sub in zip(info["fields"], info["ogr_types"], info["ogr_subtypes"],
+                               strict=True):
+        kind = "boolean" if sub == "OFSTBoolean" else _OGR_XSD.get(ogr, "string")
+        fields.append((str(fname), XSD + kind))
+    return name or path.stem, fields, str(path), "geometry"
+
+
+def mapping_for(
+    layer: gpd.GeoDataFrame | str | os.PathLike[str],
+    *,
+    base_iri: str,
+    name: str | None = None,
+    kind: str = "r2rml",
+    style: str = "tutorial",
+    vocabulary: str | None = None,
+    columns: Sequence[str] | None = None,
+    geometry_properties: bool = False,
+) -> Mapping:
+    """The :class:`Mapping` that :func:`generate_mapping` writes (see there)."""
+    _check_choice(kind, _KINDS, "kind")
+    _check_choice(style, _STYLES, "style")
+    base = _base(base_iri)
+    layer_name, fields, source, geom_col = _schema(layer, name)
+    if not layer_name:
+        raise MappingError("the layer name is empty; pass name=...")
+    if columns is not None:
+        known = dict(fields)
+        missing = [c for c in columns if c not in known]
+        if missing:
+            raise MappingError(f"columns {missing} are not in the layer "
+                               f"(columns: {list(known)})")
+        fields = [(c, known[c]) for c in columns]
+    vocab = check_iri(vocabulary, what="vocabulary") if vocabulary else \
+        vocabulary_iri(base_iri, kind=kind, style=style)
+    row = "gid" if kind == "r2rml" else "GeoTriplesID"
+    local = iri_safe(layer_name)
+    props = tuple(PropertyMap(predicate_iri(f, vocab, kind=kind, style=style), column=f,
+                              datatype=dt) for f, dt in fields if f not in ROW_NUMBER_COLUMNS)
+    functions = tuple((GEO + f, f) for f in ("isSimple", "isEmpty", "is3D", "spatialDimension",
+                                             "dimension", "coordinateDimension")
+                      ) if geometry_properties else ()
+    return Mapping(
+        layer=layer_name,
+        subject_template=_check_template(f"{base}{local}/id/{{{row}}}"),
+        classes=(check_iri(vocab + local, what="class"),),
+        properties=props,
+        geometry=GeometryMap(template=f"{base}{local}/Geometry/{{{row}}}", column=geom_col,
+                             functions=functions),
+        kind=kind,
+        source=source,
+        vocabulary=vocab,
+    )
+
+
+def generate_mapping(
+    layer: gpd.GeoDataFrame | str | os.PathLike[str],
+    *,
+    base_iri: str,
+    name: str | None = None,
+    kind: str = "r2rml",
+    style: str = "tutorial",
+    vocabulary: str | None = None,
+    columns: Sequence[str] | None = None,
+    geometry_properties: bool = False,
+) -> str:
+    """An R2RML or RML mapping (Turtle text) of a vector layer, as GeoTriples writes it.
+
+    Parameters
+    ----------
+    layer
+        A GeoDataFrame, or the path of a Shapefile/GeoPackage (only its
+        schema is read).
+    base_iri
+        Base of feature and geometry IRIs, e.g. ``http://ai.di.uoa.gr/flood/``.
+    name
+        Layer name used in IRIs and as class name (default: the file name
+        without extension; ``"layer"`` for a GeoDataFrame).
+    kind
+        ``"r2rml"`` (GeoTriples' default for Shapefiles) or ``"rml"``.
+    style
+        ``"tutorial"`` (``<base>ontology#has_<field>``, as the tutorial's
+        queries expect) or ``"geotriples"`` (GeoTriples' own naming for
+        ``kind``; see the module docstring).
+    vocabulary
+        Namespace of the class and predicates, overriding ``style``.
+    columns
+        Attributes to map, in this order (default: all).
+    geometry_properties
+        Also map ``geo:isSimple``, ``isEmpty``, ``is3D``,
+        ``spatialDimension``, ``dimension`` and ``coordinateDimension``
+        (as GeoTriples' R2RML mode and its RML ``-gfeatures`` do).
+
+    Returns
+    -------
+    str
+        Turtle text; edit it freely, then pass it to
+        :func:`eolab.linked.export.write_rdf` (``mapping=``).
+
+    Raises
+    ------
+    MappingError
+        Unknown ``kind``/``style``, an invalid base IRI, unknown columns or
+        an unreadable file.
+    """
+    return mapping_for(layer, base_iri=base_iri, name=name, kind=kind, style=style,
+                       vocabulary=vocabulary, columns=columns,
+                       geometry_properties=geometry_properties).to_turtle()
+
+
+def read_mapping(path: str | os.PathLike[str], *, base_iri: str | None = None) -> Mapping:
+    """:func:`parse_mapping` of the file at ``path``."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MappingError(f"cannot read the mapping file {path}: {exc}") from exc
+    return parse_mapping(text, base_iri=base_iri)
+
+
+def parse_mapping(text: str, *, base_iri: str | None = None) -> Mapping:
+    """Read an R2RML/RML mapping (Turtle) of one layer back into a :class:`Mapping`.
+
+    Understands the mappings :func:`generate_mapping` writes, edited or not,
+    and GeoTriples' own: one triples map for the features (subject template,
+    classes, ``rr:column``/``rml:reference`` literals with ``rr:datatype`` or
+    ``rr:language``, literal ``rr:template``) and one for the geometry
+    (``rr:class ogc:Geometry``, ``asWKT`` and GeoTriples' geometry
+    functions), joined by a ``rr:parentTriplesMap``. Relative IRIs (such as
+    GeoTriples' ``vocab: <ontology#>``) resolve against ``base_iri``.
+
+    Raises
+    ------
+    MappingError
+        The text is not Turtle, or not a mapping of that shape (the message
+        says what is missing or not supported).
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise MappingError("the mapping text is empty")
+    try:
+        quads = list(pyoxigraph.parse(text, format=pyoxigraph.RdfFormat.TURTLE,
+                                      base_iri=base_iri))
+    except (SyntaxError, ValueError) as exc:
+        raise MappingError(f"the mapping is not valid Turtle: {exc} (relative IRIs such as "
+                           "<ontology#> need base_iri=...)") from exc
+    return _Reader(quads).mapping()
+
+
+# --- writing -----------------------------------------------------------------------------
+
+_MAP_NS = "urn:eolab:mapping#"
+_PN_LOCAL = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*\Z")
+
+
+def _namespace_of(iri: str) -> str:
+    cut = max(iri.rfind("#"), iri.rfind("/"))
+    return iri[:cut + 1]
+
+
+class _Writer:
+    def __init__(self, mapping: Mapping) -> None:
+        self.m = mapping
+        self.rml = mapping.kind == "rml"
+        vocab = mapping.vocabulary or (_namespace_of(mapping.classes[0]) if mapping.classes
+                                       else None)
+        self.prefixes = [("rr", RR)] + ([("rml", RML), ("ql", QL)] if self.rml else []) + [
+            ("rrx", RRX), ("rrxf", RRXF), ("ogc", GEO), ("xsd", XSD), ("rdfs", RDFS),
+            ("map", _MAP_NS)] + ([("vocab", vocab)] if vocab else [])
+
+    def term(self, iri: str) -> str:
+        for prefix, ns in self.prefixes:
+            if iri.startswith(ns) and _PN_LOCAL.match(iri[len(ns):]):
+                return f"{prefix}:{iri[len(ns):]}"
+        return f"<{iri}>"
+
+    def source(self) -> str:
+        table = f'"{escape_string(self.m.layer)}"'
+        if not self.rml:
+            return f"    rr:logicalTable [ rr:tableName {table} ];"
+        src = f'"{escape_string(self.m.source or self.m.layer)}"'
+        return (f"    rml:logicalSource [ rml:source {src}; rml:referenceFormulation ql:SHP; "
+                f"rml:iterator {table} ];")
+
+    def ref(self, column: str) -> str:
+        return f'{"rml:reference" if self.rml else "rr:column"} "{escape_string(column)}"'
+
+    def subject(self, template: str, classes: Sequence[str]) -> str:
+        cls = "".join(f" rr:class {self.term(c)};" for c in classes)
+        return f'    rr:subjectMap [{cls} rr:template "{escape_string(template)}" ];'
+
+    def pom(self, predicate: str, object_map: str) -> str:
+        return (f"    rr:predicateObjectMap [\n        rr:predicate {self.term(predicate)};\n"
+                f"        rr:objectMap [ {object_map} ]\n    ];")
+
+    def prop(self, p: PropertyMap) -> str:
+        parts = [self.ref(p.column) if p.column else
+                 f'rr:termType rr:Literal; rr:template "{escape_string(p.template or "")}"']
+        if p.language:
+            parts.append(f'rr:language "{p.language}"')
+        elif p.datatype:
+            parts.append(f"rr:datatype {self.term(p.datatype)}")
+        return self.pom(p.predicate, "; ".join(parts))
+
+    def function(self, predicate: str, name: str, column: str | None) -> str:
+        datatype = GEOMETRY_FUNCTIONS[name] or GEO + "wktLiteral"
+        return self.pom(predicate, f"rr:datatype {self.term(datatype)}; rrx:function rrxf:{name};"
+                                   f" rrx:argumentMap ( [ {self.ref(column or 'geometry')} ] )")
+
+    def text(self) -> str:
+        m = self.m
+        out = [f"@prefix {p}: <{ns}> ." for p, ns in self.prefixes] + [""]
+        name = iri_safe(m.layer)
+        geo_map = self.term(_MAP_NS + name + "_geometry")
+        out += [f"{self.term(_MAP_NS + name)} a rr:TriplesMap;", self.source(),
+                self.subject(m.subject_template, m.classes)]
+        out += [self.prop(p) for p in m.properties]
+        g = m.geometry
+        if g is not None:
+            row = (template_columns(g.template) or ["gid"])[0]
+            join = f'rr:child "{escape_string(row)}"; rr:parent "{escape_string(row)}"'
+            out.append(self.pom(g.link, f"rr:parentTriplesMap {geo_map}; "
+                                        f"rr:joinCondition [ {join} ]"))
+        out[-1] = out[-1][:-1] + "."
+        if g is not None:
+            out += ["", f"{geo_map} a rr:TriplesMap;", self.source(),
+                    self.subject(g.template, g.classes),
+                    self.function(g.wkt_predicate, "asWKT", g.column)]
+            out += [self.function(p, f, g.column) for p, f in g.functions]
+            out[-1] = out[-1][:-1] + "."
+        return "\n".join(out) + "\n"
+
+
+def _to_turtle(mapping: Mapping) -> str:
+    return _Writer(mapping).text()
+
+
+# --- reading -----------------------------------------------------------------------------
+
+Term = Any
+
+
+class _Reader:
+    def __init__(self, quads: list[Any]) -> None:
+        self.index: dict[Term, list[tuple[str, Term]]] = defaultdict(list)
+        for q in quads:
+            self.index[q.subject].append((q.predicate.value, q.object))
+
+    def all(self, node: Term, predicate: str) -> list[Term]:
+        return [o for p, o in self.index.get(node, ()) if p == predicate]
+
+    def one(self, node: Term, predicate: str) -> Term | None:
+        found = self.all(node, predicate)
+        if len(found) > 1:
+            raise MappingError(f"{node} has {len(found)} values of <{predicate}>, expected one")
+        return found[0] if found else None
+
+    def text(self, node: Term, predicate: str) -> str | None:
+        value = self.one(node, predicate)
+        if value is None:
+            return None
+        if not isinstance(value, pyoxigraph.Literal):
+            raise MappingError(f"<{predicate}> of {node} must be a string, got {value}")
+        return value.value
+
+    def iri(self, node: Term, predicate: str) -> str | None:
+        value = self.one(node, predicate)
+        if value is not None and not isinstance(value, pyoxigraph.NamedNode):
+            raise MappingError(f"<{predicate}> of {node} must be an IRI, got {value}")
+        return None if value is None else value.value
+
+    def items(self, node: Term) -> list[Term]:
+        out = []
+        while node is not None and node != pyoxigraph.NamedNode(RDF + "nil"):
+            first = self.one(node, RDF + "first")
+            if first is None:
+                break
+            out.append(first)
+            node = self.one(node, RDF + "rest")
+        return out
+
+    def column(self, node: Term) -> str | None:
+        name = self.text(node, RR + "column") or self.text(node, RML + "reference")
+        return None if name is None else _unquote(name)
+
+    def predicates(self, pom: Term) -> list[str]:
+        preds = [p.value for p in self.all(pom, RR + "predicate")]
+        for pm in self.all(pom, RR + "predicateMap"):
+            const = self.iri(pm, RR + "constant")
+            if const is None:
+                raise MappingError("only constant predicates (rr:predicate) are supported")
+            preds.append(const)
+        if not preds:
+            raise MappingError(f"the predicate-object map {pom} has no rr:predicate")
+        return preds
+
+    def function_of(self, om: Term) -> tuple[str | None, Term | None]:
+        """(function local name, argument map node) of a GeoTriples geometry object map."""
+        fn, args = self.iri(om, RRX + "function"), self.one(om, RRX + "argumentMap")
+        transformation = self.one(om, RR + "transformation")
+        if fn is None and transformation is not None:
+            fn = self.iri(transformation, RR + "function")
+            args = self.one(transformation, RR + "argumentMap")
+        if fn is None:
+            return None, None
+        return fn.rsplit("/", 1)[-1].rsplit("#", 1)[-1], args
+
+    def source(self, tm: Term) -> tuple[str, str | None, str]:
+        table = self.one(tm, RR + "logicalTable")
+        if table is not None:
+            name = self.text(table, RR + "tableName") or self.text(table, RR + "sqlQuery")
+            return _unquote(name or "layer"), None, "r2rml"
+        src = self.one(tm, RML + "logicalSource")
+        if src is None:
+            raise MappingError(f"the triples map {tm} has no rr:logicalTable or "
+                               "rml:logicalSource")
+        path = self.text(src, RML + "source")
+        it = self.text(src, RML + "iterator")
+        return (it or Path(path or "layer").stem), path, "rml"
+
+    def subject(self, tm: Term) -> tuple[str, tuple[str, ...]]:
+        sm = self.one(tm, RR + "subjectMap")
+        template = self.text(sm, RR + "template") if sm is not None else None
+        if template is None:
+            raise MappingError(f"the triples map {tm} needs a rr:subjectMap with rr:template")
+        _check_template(template)
+        classes = tuple(c.value for c in self.all(sm, RR + "class"))
+        return template, classes
+
+    def mapping(self) -> Mapping:
+        maps = [s for s, pos in self.index.items() if any(p == RR + "subjectMap" for p, _ in pos)]
+        if not maps:
+            raise MappingError("no triples map (rr:subjectMap) found: is this an R2RML/RML "
+                               "mapping?")
+        parents = {o for tm in maps for pom in self.all(tm, RR + "predicateObjectMap")
+                   for om in self.all(pom, RR + "objectMap")
+                   for o in self.all(om, RR + "parentTriplesMap")}
+        geo_maps = [tm for tm in maps if tm in parents
+                    or GEO + "Geometry" in self.subject(tm)[1]]
+        features = [tm for tm in maps if tm not in geo_maps]
+        if len(features) != 1 or len(geo_maps) > 1:
+            raise MappingError(f"expected one triples map for the features and at most one for "
+                               f"their geometry, found {len(features)} and {len(geo_maps)}; "
+                               "write one mapping per layer")
+        tm = features[0]
+        layer, source, kind = self.source(tm)
+        template, classes = self.subject(tm)
+        props: list[PropertyMap] = []
+        link = None
+        for pom in self.all(tm, RR + "predicateObjectMap"):
+            preds = self.predicates(pom)
+            for om in self.all(pom, RR + "objectMap"):
+                if self.one(om, RR + "parentTriplesMap") is not None:
+                    link = preds[0]
+                    continue
+                props += [self.prop(om, p) for p in preds]
+        geometry = self.geometry(geo_maps[0], link or GEO + "hasGeometry") if geo_maps else None
+        return Mapping(layer=layer, subject_template=template, classes=classes,
+                       properties=tuple(props), geometry=geometry, kind=kind, source=source)
+
+    def prop(self, om: Term, predicate: str) -> PropertyMap:
+        term_type = self.iri(om, RR + "termType")
+        column, template = self.column(om), self.text(om, RR + "template")
+        language = self.text(om, RR + "language")
+        datatype = self.iri(om, RR + "datatype")
+        if self.function_of(om)[0] is not None:
+            raise MappingError(f"functions are only supported in the geometry map (<{predicate}>)")
+        if term_type not in (None, RR + "Literal") or (template is not None
+                                                       and term_type is None):
+            raise MappingError(f"<{predicate}>: only literal objects are supported (rr:column/"
+                               "rml:reference, or rr:template with rr:termType rr:Literal)")
+        if (column is None) == (template is None):
+            raise MappingError(f"<{predicate}> needs exactly one of rr:column (rml:reference) "
+                               "and rr:template")
+        if language is not None:
+            check_language(language)
+            datatype = None
+        elif datatype is None:
+            datatype = XSD + "string"
+        return PropertyMap(predicate, column=column, template=template, datatype=datatype,
+                           language=language)
+
+    def geometry(self, tm: Term, link: str) -> GeometryMap:
+        template, classes = self.subject(tm)
+        wkt: str | None = None
+        column: str | None = None
+        functions: list[tuple[str, str]] = []
+        for pom in self.all(tm, RR + "predicateObjectMap"):
+            preds = self.predicates(pom)
+            for om in self.all(pom, RR + "objectMap"):
+                name, args = self.function_of(om)
+                if name is None and self.iri(om, RR + "datatype") == GEO + "wktLiteral":
+                    name, args = "asWKT", None
+                if name is None:
+                    if self.text(om, RR + "template") is not None:
+                        continue        # a label ("layer_geometry #{gid}"): not needed
+                    raise MappingError(f"<{preds[0]}> in the geometry map must be a GeoTriples "
+                                       "function (rrxf:asWKT, isSimple, ...)")
+                if name not in GEOMETRY_FUNCTIONS:
+                    raise MappingError(f"geometry function {name!r} is not supported (supported:"
+                                       f" {sorted(GEOMETRY_FUNCTIONS)}); remove that "
+                                       "predicate-object map")
+                arg_items = self.items(args) if args is not None else []
+                column = column or next((c for a in arg_items if (c := self.column(a))),
+                                        None) or self.column(om)
+                for p in preds:
+                    if name == "asWKT" and wkt is None:
+                        wkt = p
+                    else:
+                        functions.append((p, name))
+        if wkt is None:
+            raise MappingError("the geometry map has no asWKT predicate-object map")
+        return GeometryMap(template=template, column=column, classes=classes, link=link,
+                           wkt_predicate=wkt, functions=tuple(functions))
+
+
+def _unquote(name: str) -> str:
+    name = name.strip()
+    if len(name) >= 2 and name[0] == name[-1] and name[0] in "`\"'":
+        return name[1:-1]
+    return name
+
+
+def _check_template(template: str) -> str:
+    from eolab.linked._terms import fill_template  # noqa: PLC0415
+
+    if not template_columns(template) and "{" in template:
+        raise MappingError(f"the template {template!r} has an unbalanced '{{'")
+    check_iri(fill_template(template, ["1"] * len(template_columns(template)), iri=True),
+              what=f"template {template!r}")
+    return template
