@@ -84,7 +84,7 @@ class GeometryMap:
     """The geometry node: subject template, classes, WKT predicate, extra geometry functions."""
 
     template: str
-    column: str | None = None
+    column: str | None = "geometry"
     classes: tuple[str, ...] = (GEO + "Geometry",)
     link: str = GEO + "hasGeometry"
     wkt_predicate: str = GEO + "asWKT"
@@ -247,7 +247,7 @@ def mapping_for(
         geometry=GeometryMap(template=f"{base}{local}/Geometry/{{{row}}}", column=geom_col,
                              functions=functions),
         kind=kind,
-        source=source,
+        source=source or (layer_name if kind == "rml" else None),
         vocabulary=vocab,
     )
 
