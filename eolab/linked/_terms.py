@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import quote
 
 import numpy as np
+import pandas as pd
 import pyoxigraph
 
 from eolab.errors import MappingError
@@ -139,10 +140,13 @@ def lang_literal(text: str, language: str) -> str:
 def _is_null(value: Any) -> bool:
     if value is None:
         return True
+    if isinstance(value, str):
+        return False
     try:
-        return bool(value != value)          # NaN, NaT, pandas.NA (raises: not null)
+        result = pd.isna(value)              # NaN, NaT, pandas.NA
     except (TypeError, ValueError):
         return False
+    return bool(result) if isinstance(result, (bool, np.bool_)) else False
 
 
 def _double(value: Any) -> str:
