@@ -23,11 +23,8 @@ nearest secondary sample is outside the burst or invalid (zero) are 0.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -36,92 +33,10 @@ import xarray as xr
 from eolab.errors import RasterError
 from eolab.s1._correlate import patch_offsets
 from eolab.s1._esd import esd_shift
-from eolab.s1.tops import TopsRamp, phasor
+from eolab.s1._resample import resample
+from eolab.s1.tops import phasor
 
 __all__ = ["OffsetFit", "esd_shift", "refine_offsets", "resample_burst"]
-
-_TABLE = 1024  # kernel table resolution (fractions of a sample)
-_ROWS = 32     # rows per vectorised chunk
-_BETA = 0.5 * np.pi  # Kaiser window of the sinc (8 taps: 0.9995 az, 0.998 rg at 0.67/0.88 band)
-
-
-@lru_cache(maxsize=8)
-def _kernel(taps: int, beta: float) -> np.ndarray:
-    """(taps, _TABLE + 1) weights for fractional shifts 0…1, each column summing to 1."""
-    frac = np.arange(_TABLE + 1) / _TABLE
-    k = np.arange(taps)[:, None] - (taps // 2 - 1)  # taps at floor(x) − taps/2 + 1 …
-    d = k - frac[None, :]
-    w = np.sinc(d) * np.i0(beta * np.sqrt(np.clip(1 - (d / (taps / 2)) ** 2, 0, 1))) / np.i0(beta)
-    return np.asarray(w / w.sum(axis=0, keepdims=True), dtype=np.float32)
-
-
-@lru_cache(maxsize=8)
-def _padded_kernel(taps: int, spread: int) -> np.ndarray:
-    """The kernel table with ``spread`` zero rows before and after."""
-    table = np.zeros((taps + 2 * spread, _TABLE + 1), np.float32)
-    table[spread:spread + taps] = _kernel(taps, _BETA)
-    return table
-
-
-def _window(padded: np.ndarray, axis: int, first: int, count: int) -> np.ndarray:
-    return padded[:, first:first + count] if axis == 1 else padded[first:first + count]
-
-
-def _interp_axis(padded: np.ndarray, first: int, coord: np.ndarray, axis: int,
-                 taps: int) -> np.ndarray:
-    """Windowed-sinc samples at ``coord`` along ``axis`` of a zero-padded array.
-
-    Output sample j (along ``axis``; j counts from 0 in this chunk) sits at grid
-    index j of the padded array shifted by ``first``: coord = j + shift with
-    shift = coord − j small and smooth. Instead of gathering, the kernel is
-    applied with shifted *slices* over the chunk's range of integer shifts
-    (one or two values for smooth offsets), each tap's weight taken from the
-    table at the sample's own fraction (and zero for taps outside its shift).
-    Samples whose nearest source sample is zero (invalid or padding) are 0.
-    """
-    count = coord.shape[axis]
-    grid = np.arange(count)[:, None] if axis == 0 else np.arange(count)[None, :]
-    base = np.floor(coord)
-    frac = np.rint((coord - base) * _TABLE).astype(np.intp)
-    shift = base.astype(np.intp) - grid
-    smin, smax = int(shift.min()), int(shift.max())
-    spread = smax - smin
-    if spread > 16:
-        raise RasterError(f"offsets vary by {spread} samples within {_ROWS} lines; resample_burst "
-                          "expects smooth offset fields")
-    half = taps // 2 - 1
-    out = np.zeros(coord.shape, np.complex64)
-    tmp = np.empty(coord.shape, np.complex64)
-    weight = np.empty(coord.shape, np.float32)
-    if spread == 0:
-        table = _kernel(taps, _BETA)
-        for k in range(taps):
-            np.take(table[k], frac, out=weight)
-            np.multiply(_window(padded, axis, first + smin - half + k, count), weight, out=tmp)
-            out += tmp
-    else:
-        table = _padded_kernel(taps, spread)
-        row = spread - (shift - smin)  # table row of position j is row + j
-        for j in range(taps + spread):
-            np.multiply(_window(padded, axis, first + smin - half + j, count),
-                        table[row + j, frac], out=tmp)
-            out += tmp
-    near = np.rint(coord).astype(np.intp) - grid
-    for s in range(int(near.min()), int(near.max()) + 1):
-        bad = _window(padded, axis, first + s, count) == 0
-        out[bad & (near == s) if near.min() != near.max() else bad] = 0
-    return out
-
-
-def _phase_at(phase: Any, line: np.ndarray, pixel: np.ndarray) -> np.ndarray:
-    if callable(phase):
-        return np.asarray(phase(line, pixel), np.float64)
-    from scipy.ndimage import map_coordinates
-
-    coords = np.broadcast_arrays(line, pixel)
-    return np.asarray(map_coordinates(np.asarray(phase, np.float64), coords, order=1,
-                                      mode="nearest"))
-
 
 def resample_burst(burst: Any, az_offset: Any, rg_offset: Any, *,
                    phase: Callable[..., Any] | np.ndarray | None = None,
@@ -167,44 +82,7 @@ def resample_burst(burst: Any, az_offset: Any, rg_offset: Any, *,
     if not (np.isfinite(az).all() and np.isfinite(rg).all()):
         raise RasterError("offset fields contain NaN or inf; fill them (e.g. by nearest "
                           "valid value) before resampling")
-    nl, ns = shape
-    pad_rg = taps + int(np.ceil(max(abs(float(np.min(rg))), abs(float(np.max(rg))))))
-    pad_az = taps + int(np.ceil(max(abs(float(np.min(az))), abs(float(np.max(az))))))
-    lines = np.arange(nl, dtype=np.float64)[:, None]
-    pixels = np.arange(ns, dtype=np.float64)[None, :]
-    ranged = np.zeros((nl + 2 * pad_az, ns), np.complex64)  # range pass, rows padded with 0
-    out = np.empty(shape, np.complex64)
-    chunks = [slice(r, min(r + _ROWS, nl)) for r in range(0, nl, _ROWS)]
-
-    def range_pass(rows: slice) -> None:
-        src = np.zeros((rows.stop - rows.start, ns + 2 * pad_rg), np.complex64)
-        src[:, pad_rg:pad_rg + ns] = values[rows]
-        if phase is not None:  # deramp on the secondary grid
-            grid = (phase(lines[rows], pixels) if callable(phase)
-                    else np.broadcast_to(np.asarray(phase, np.float64), shape)[rows])
-            src[:, pad_rg:pad_rg + ns] *= phasor(grid)
-        ranged[pad_az + rows.start:pad_az + rows.stop] = _interp_axis(
-            src, pad_rg, pixels + rg[rows].astype(np.float64), 1, taps)
-
-    def azimuth_pass(rows: slice) -> None:
-        y = lines[rows] + az[rows].astype(np.float64)
-        out[rows] = _interp_axis(ranged, pad_az + rows.start, y - rows.start, 0, taps)
-        if phase is not None:  # reramp at the resampled coordinates
-            r = rg[rows].astype(np.float64)
-            ph = (phase.on_columns(y, r) if isinstance(phase, TopsRamp)
-                  else _phase_at(phase, y, pixels + r))
-            out[rows] *= phasor(ph, -1.0)
-
-    nthreads = threads if threads is not None else min(4, os.cpu_count() or 1)
-    if nthreads > 1:
-        with ThreadPoolExecutor(max_workers=nthreads) as pool:
-            list(pool.map(range_pass, chunks))
-            list(pool.map(azimuth_pass, chunks))
-    else:
-        for rows in chunks:
-            range_pass(rows)
-        for rows in chunks:
-            azimuth_pass(rows)
+    out = resample(values, az, rg, phase=phase, taps=taps, threads=threads)
     if isinstance(burst, xr.DataArray):
         return burst.copy(data=out)
     return out
