@@ -69,7 +69,7 @@ S1_TRUTH = "s1_truth.npz"
 TRUTH_FILES = (
     "flood_truth.tif", "flood_truth.gpkg", "permanent_water_truth.tif",
     "permanent_water_truth.gpkg", "landcover_truth.tif", "cloud_truth_20210315.tif",
-    "cloud_truth_20210325.tif", "admin_units.gpkg",
+    "cloud_truth_20210325.tif", "admin_units.gpkg", "dem.tif",
 )
 BUILD_INFO = ".build-info.json"
 REGISTRY = "registry.json"
@@ -258,6 +258,10 @@ def build_samples(
             da = _data_array(values.astype(np.uint8), b, 20, title)
             write_geotiff(da, out.path(name), nodata=255, dtype=np.uint8, descriptions=[title],
                           units="1", tags={**tags, **extra}, colormap=cmap)
+        dem = _data_array(np.asarray(truth["dem"], np.float32), b, 20, "terrain height")
+        write_geotiff(dem, out.path("dem.tif"), nodata=float("nan"), dtype=np.float32,
+                      descriptions=["terrain height above the WGS84 ellipsoid (simulated DEM)"],
+                      units="m", tags=tags)
         bar.update(1)
         bar.set_postfix_str("polygons, admin units")
         for name, mask, label in (("flood_truth.gpkg", truth["flood"], "flooded"),
