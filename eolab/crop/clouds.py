@@ -34,6 +34,7 @@ __all__ = [
     "clear_fraction",
     "clear_mask",
     "cloud_mask",
+    "dilate_mask",
     "s2cloudless_mask",
     "scl_of",
 ]
@@ -118,6 +119,25 @@ def _dilate(mask: xr.DataArray, radius: int, y: str, x: str) -> xr.DataArray:
     else:
         new = _dilate_block(np.asarray(data), radius)
     return m.copy(data=new).transpose(*mask.dims)
+
+
+def dilate_mask(mask: xr.DataArray, *, radius: int, y: str = "y", x: str = "x") -> xr.DataArray:
+    """Grow a boolean mask (e.g. clouds from s2cloudless or eo-learn's ``CLM``) by a
+    disk of ``radius`` pixels in ``(y, x)``; lazy when the mask is.
+
+    Raises
+    ------
+    RasterError
+        A non-boolean mask, a negative radius or missing spatial dimensions.
+    """
+    if mask.dtype != bool:
+        raise RasterError(f"the mask to dilate must be boolean, got {mask.dtype}")
+    if int(radius) < 0:
+        raise RasterError(f"dilation must be a radius in pixels >= 0, got {radius}")
+    if y not in mask.dims or x not in mask.dims:
+        raise RasterError(f"the mask needs dims {y!r} and {x!r}, has {mask.dims}")
+    out = _dilate(mask, int(radius), y, x) if radius else mask.copy()
+    return out.assign_attrs(dilation_px=int(radius))
 
 
 def cloud_mask(
