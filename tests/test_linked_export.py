@@ -53,7 +53,9 @@ def _geom(literal):
 
 def test_write_rdf__tutorial_naming_order_and_wkt(tmp_path):
     gdf = _utm_layer()
+    before = gdf.copy()
     report = write_rdf(gdf, tmp_path / "flood.nt", name="flood")
+    assert gdf.equals(before) and (gdf.geom_type == "Polygon").all()    # input left alone
     text = (tmp_path / "flood.nt").read_text()
     triples = _triples(text)
     assert report.features == 5 and report.triples == len(triples) == 5 * 5
@@ -227,6 +229,7 @@ def test_write_rdf__invalid_geometries_repaired_and_reported(tmp_path):
     messages = " ".join(str(w.message) for w in caught)
     assert "repaired" in messages and "no geometry" in messages
     assert report.repaired == [2] and report.without_geometry == [3] and report.features == 3
+    assert not gdf.geometry.iloc[1].is_valid                       # the layer is not modified
     triples = _triples((tmp_path / "f.nt").read_text())
     wkts = {s.value: _geom(o) for s, p, o in triples if p.value == GEO + "asWKT"}
     fixed = wkts[BASE + "flood/Geometry/2"]
@@ -311,6 +314,14 @@ def test_write_rdf__bad_input(tmp_path, case, error, message):
     if case == "exists":
         assert dest.read_text() == "keep"
     assert [p for p in tmp_path.iterdir() if p.name != "out.nt"] == []
+
+
+def test_write_rdf__lone_surrogate_is_refused(tmp_path):
+    gdf = gpd.GeoDataFrame({"name": ["ok", "bad \ud800"]}, geometry=[shapely.Point(0, 0)] * 2,
+                           crs=4326)
+    with pytest.raises(MappingError, match="surrogate"):
+        write_rdf(gdf, tmp_path / "s.nt")
+    assert list(tmp_path.iterdir()) == []
 
 
 def _peak_while_streaming(gdf, chunk_size):

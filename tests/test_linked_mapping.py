@@ -230,7 +230,7 @@ def test_mapping__odd_layer_and_field_names_stay_valid_iris():
     m = mapping_for(gdf, base_iri=BASE, name="my flood/2021")
     assert m.subject_template == BASE + "my%20flood%2F2021/id/{gid}"
     assert m.properties[0].predicate == BASE + "ontology#has_water%20level%20%28m%29"
-    assert m.properties[1].predicate == BASE + "ontology#has_naïve"
+    assert m.properties[1].predicate == BASE + "ontology#has_na%C3%AFve"
     assert parse_mapping(m.to_turtle()) == m
 
 

@@ -11,7 +11,8 @@ escaping rules live here, in one place, and are tested against two parsers
   a quote: rdflib expands ``\\u0022`` before parsing SPARQL.
 * values placed in IRIs (template placeholders such as ``{gid}`` or
   ``{name}``) are made *IRI-safe* as R2RML prescribes (§7.3): every
-  character outside RFC 3987 ``iunreserved`` is percent-encoded as UTF-8;
+  character but ASCII letters, digits and ``-._~`` is percent-encoded as
+  UTF-8 (non-ASCII too, see :func:`iri_safe`);
   whole IRIs are checked with pyoxigraph's ``NamedNode`` (which refuses
   spaces, ``<>"{}|^`\\``, control characters and relative IRIs).
 """
@@ -54,13 +55,6 @@ _ESCAPES = {i: f"\\u{i:04X}" for i in (*range(0x20), 0x7F)}
 _ESCAPES.update({0x22: '\\"', 0x5C: "\\\\", 0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"})
 _NEEDS_ESCAPE = re.compile('["\\\\\x00-\x1f\x7f]')
 _SURROGATE = re.compile("[\ud800-\udfff]")
-# RFC 3987 iunreserved: ALPHA / DIGIT / "-" / "." / "_" / "~" / ucschar; quote() keeps
-# the ASCII ones, so only non-ASCII characters outside ucschar need a second look.
-_UCSCHAR = re.compile(
-    "[\u00a0-\ud7ff\uf900-\ufdcf\ufdf0-\uffef\U00010000-\U0001fffd\U00020000-\U0002fffd"
-    "\U00030000-\U0003fffd\U00040000-\U0004fffd\U00050000-\U0005fffd\U00060000-\U0006fffd"
-    "\U00070000-\U0007fffd\U00080000-\U0008fffd\U00090000-\U0009fffd\U000a0000-\U000afffd"
-    "\U000b0000-\U000bfffd\U000c0000-\U000cfffd\U000d0000-\U000dfffd\U000e1000-\U000efffd]")
 _SAFE_ASCII = re.compile(r"[A-Za-z0-9\-._~]*\Z")
 _PLACEHOLDER = re.compile(r"(?<!\\)\{([^{}]*)\}")
 _LANG = re.compile(r"[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*\Z")
@@ -81,17 +75,15 @@ def escape_string(text: str) -> str:
     return text.translate(_ESCAPES)
 
 
-def _iri_safe_char(char: str) -> str:
-    return char if _UCSCHAR.match(char) else quote(char, safe="")
-
-
 def iri_safe(value: Any) -> str:
-    """``value`` (as text) percent-encoded for use inside an IRI, as R2RML's IRI-safe form.
+    """``value`` (as text) percent-encoded for use inside an IRI, like R2RML's IRI-safe form.
 
-    ASCII letters, digits, ``-._~`` and the non-ASCII ``ucschar`` characters
-    of RFC 3987 are kept; everything else (``/``, ``#``, spaces, ``%``...)
-    becomes ``%XX`` bytes of its UTF-8 encoding, so distinct values give
-    distinct IRIs and :func:`urllib.parse.unquote` gives the value back.
+    ASCII letters, digits and ``-._~`` are kept; everything else (``/``,
+    ``#``, spaces, ``%``, and every non-ASCII character, as UTF-8 bytes)
+    becomes ``%XX``, so distinct values give distinct IRIs and
+    :func:`urllib.parse.unquote` gives the value back. R2RML keeps non-ASCII
+    ``ucschar`` characters; they are encoded here too because some parsers
+    (rdflib's N-Triples reader) refuse Unicode spaces such as U+00A0 in IRIs.
     """
     text = value if isinstance(value, str) else str(value)
     if _SAFE_ASCII.match(text):
@@ -99,10 +91,7 @@ def iri_safe(value: Any) -> str:
     if _SURROGATE.search(text):
         raise MappingError(f"the value {text!r} holds a lone surrogate code point and cannot "
                            "be part of an IRI")
-    if text.isascii():
-        return quote(text, safe="-._~")
-    return "".join(c if c.isascii() and _SAFE_ASCII.match(c) else _iri_safe_char(c)
-                   for c in text)
+    return quote(text, safe="-._~")
 
 
 def check_iri(iri: str, *, what: str = "IRI") -> str:

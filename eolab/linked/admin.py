@@ -97,7 +97,7 @@ def iter_admin_rdf(
     format: str = "nt",
     crs84: bool = False,
     layer: str | None = None,
-    chunk_size: int = 10_000,
+    chunk_size: int = 2_000,
 ) -> RdfStream:
     """The RDF of administrative units as an iterator of text chunks (options as :func:`write_admin_units`)."""
     units = admin_units_frame(source, name_field=name_field, code_field=code_field,

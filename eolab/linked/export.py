@@ -29,6 +29,7 @@ import os
 import tempfile
 import warnings
 from collections.abc import Iterator
+from itertools import chain
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,7 @@ _POLYGON, _LINE = 3, 1
 _TTL_PREFIXES = (("rdf", RDF_TYPE[:-4]), ("xsd", XSD), ("geo", GEO))
 
 LayerLike = gpd.GeoDataFrame | str | os.PathLike[str]
+Column = str | list[str | None]      # one object for all subjects, or one per subject
 MappingLike = Mapping | str | os.PathLike[str]
 
 
@@ -254,7 +256,7 @@ class RdfStream:
         geoms = chunk.geometry
         if self.reproject and self.source_crs.to_epsg() != 4326:
             geoms = geoms.set_crs(self.source_crs, allow_override=True).to_crs(4326)
-        values = np.asarray(geoms.values, dtype=object)
+        values = np.array(geoms.values, dtype=object)      # a copy: the layer stays as it is
         invalid = ~shapely.is_valid(values) & ~shapely.is_missing(values)
         if invalid.any():
             if self.invalid == "raise":
@@ -263,7 +265,6 @@ class RdfStream:
             polygonal = np.isin(shapely.get_type_id(values), (_POLYGON, 6))
             fix_poly = np.flatnonzero(invalid & polygonal)
             fix_other = np.flatnonzero(invalid & ~polygonal)
-            values = values.copy()
             if fix_poly.size:
                 values[fix_poly] = repair_polygons(values[fix_poly])
             if fix_other.size:
@@ -279,47 +280,71 @@ class RdfStream:
         return values
 
     def _text(self, chunk: gpd.GeoDataFrame, start: int) -> tuple[str, int]:
+        """The chunk's RDF, built column-wise: one list of strings per triple slot."""
         m, t = self.mapping, self.terms
-        gids = np.arange(start + 1, start + len(chunk) + 1)
+        n = len(chunk)
+        gids = np.arange(start + 1, start + n + 1)
         subjects = _subjects(m.subject_template, chunk, gids)
-        objects = [_objects(p, d, chunk, gids) for p, d in
-                   zip(m.properties, t.dtypes, strict=True)]
-        lines: list[str] = []
-        count = 0
+        po: list[tuple[str, Column]] = [(t.type, c) for c in t.classes]
+        po += list(zip(t.preds, [_objects(p, d, chunk, gids) for p, d in
+                                 zip(m.properties, t.dtypes, strict=True)], strict=True))
         g = m.geometry
-        if g is not None:
-            geoms = self._geometries(chunk, gids)
-            missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-            if missing.any():
-                self.report.without_geometry += gids[missing].tolist()
-            wkts = shapely.to_wkt(geoms, rounding_precision=self.precision, trim=True)
-            gsubjects = _subjects(g.template, chunk, gids)
-            funcs = _geometry_functions(geoms) if g.functions else {}
-        for i, subject in enumerate(subjects):
-            po = [(t.type, c) for c in t.classes]
-            po += [(p, obj[i]) for p, obj in zip(t.preds, objects, strict=True)
-                   if obj[i] is not None]
-            geo_po: list[tuple[str, str]] = []
-            if g is not None and not missing[i]:
-                po.append((t.link, gsubjects[i]))
-                geo_po = [(t.type, c) for c in t.geo_classes]
-                geo_po.append((t.wkt, f"{t.wkt_prefix}{wkts[i]}{t.wkt_suffix}"))
-                geo_po += [(p, f"{t.wkt_prefix}{wkts[i]}{t.wkt_suffix}" if f in
-                            ("asWKT", "hasSerialization") else
-                            funcs[f][i] + "^^" + t.iri(XSD + ("boolean" if f.startswith("is")
-                                                              else "integer")))
-                           for p, f in t.funcs]
-            count += len(po) + len(geo_po)
-            lines.append(self._block(subject, po))
-            if geo_po:
-                lines.append(self._block(gsubjects[i], geo_po))
-        return "".join(lines), count
+        if g is None:
+            rows, count = self._rows(subjects, po, n)
+            return "".join(rows), count
+        geoms = self._geometries(chunk, gids)
+        missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+        if missing.any():
+            self.report.without_geometry += gids[missing].tolist()
+        gsubjects = _subjects(g.template, chunk, gids)
+        wkts = shapely.to_wkt(geoms, rounding_precision=self.precision, trim=True).tolist()
+        literal = [None if gone else f"{t.wkt_prefix}{w}{t.wkt_suffix}"
+                   for w, gone in zip(wkts, missing.tolist(), strict=True)]
+        po.append((t.link, [None if gone else gs for gs, gone in
+                            zip(gsubjects, missing.tolist(), strict=True)]))
+        gpo: list[tuple[str, Column]] = [(t.type, c) for c in t.geo_classes]
+        gpo.append((t.wkt, literal))
+        if t.funcs:
+            values = _geometry_functions(geoms)
+            for pred, name in t.funcs:
+                if name in ("asWKT", "hasSerialization"):
+                    gpo.append((pred, literal))
+                    continue
+                dtype = t.iri(XSD + ("boolean" if name.startswith("is") else "integer"))
+                gpo.append((pred, [None if gone else f"{v}^^{dtype}" for v, gone in
+                                   zip(values[name], missing.tolist(), strict=True)]))
+        if missing.any():       # no geometry node at all for those features
+            gpo = [(p, [None] * n if isinstance(o, str) else o) for p, o in gpo] \
+                if missing.all() else [(p, [None if gone else o for gone in missing.tolist()]
+                                        if isinstance(o, str) else o) for p, o in gpo]
+        rows, count = self._rows(subjects, po, n)
+        grows, gcount = self._rows(gsubjects, gpo, n)
+        return "".join(chain.from_iterable(zip(rows, grows, strict=True))), count + gcount
 
-    def _block(self, subject: str, po: list[tuple[str, str]]) -> str:
-        if self.fmt == "nt":
-            return "".join(f"{subject} {p} {o} .\n" for p, o in po)
-        body = " ;\n    ".join(f"{p} {o}" for p, o in po)
-        return f"{subject} {body} .\n"
+    def _rows(self, subjects: list[str], po: list[tuple[str, Column]], n: int
+              ) -> tuple[list[str], int]:
+        """One text block per subject; ``po`` objects are a constant or a list (None = none)."""
+        cols: list[list[str]] = []
+        count = 0
+        nt = self.fmt == "nt"
+        for pred, objs in po:
+            if isinstance(objs, str):
+                cols.append([f"{s} {pred} {objs} .\n" for s in subjects] if nt
+                            else [f"\n    {pred} {objs} ;"] * n)
+                count += n
+                continue
+            if nt:
+                cols.append([f"{s} {pred} {o} .\n" if o is not None else ""
+                             for s, o in zip(subjects, objs, strict=True)])
+            else:
+                cols.append([f"\n    {pred} {o} ;" if o is not None else "" for o in objs])
+            count += n - objs.count(None)
+        if not cols:
+            return [""] * n, 0
+        bodies = list(map("".join, zip(*cols, strict=True)))
+        if nt:
+            return bodies, count
+        return [f"{s}{b} .\n" if b else "" for s, b in zip(subjects, bodies, strict=True)], count
 
     def __iter__(self) -> Iterator[str]:
         self.report = ExportReport()
@@ -359,7 +384,7 @@ def iter_rdf(
     invalid: str = "repair",
     multi: bool = True,
     precision: int | None = None,
-    chunk_size: int = 10_000,
+    chunk_size: int = 2_000,
     layer_name: str | None = None,
 ) -> RdfStream:
     """The RDF of a layer as an iterator of text chunks (see :func:`write_rdf` for options)."""
@@ -390,7 +415,7 @@ def write_rdf(
     invalid: str = "repair",
     multi: bool = True,
     precision: int | None = None,
-    chunk_size: int = 10_000,
+    chunk_size: int = 2_000,
     layer_name: str | None = None,
     overwrite: bool = False,
 ) -> ExportReport:
