@@ -2,31 +2,82 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
+from scipy import fft
 
 __all__ = ["patch_offsets"]
+
+
+def _workers() -> int:
+    return min(4, os.cpu_count() or 1)
 
 
 def _oversample2(p: np.ndarray) -> np.ndarray:
     """×2 band-limited oversampling of (n, h, w) baseband patches by FFT zero padding."""
     n, h, w = p.shape
-    spec = np.fft.fftshift(np.fft.fft2(p), axes=(1, 2))
+    spec = fft.fft2(p, workers=_workers())
     big = np.zeros((n, 2 * h, 2 * w), np.complex128)
-    big[:, h // 2:h // 2 + h, w // 2:w // 2 + w] = spec
-    return np.asarray(np.fft.ifft2(np.fft.ifftshift(big, axes=(1, 2))) * 4.0)
+    if h % 2 == 0 and w % 2 == 0:  # the quadrants of the spectrum go to the corners
+        a, b = h // 2, w // 2
+        big[:, :a, :b] = spec[:, :a, :b]
+        big[:, :a, -b:] = spec[:, :a, -b:]
+        big[:, -a:, :b] = spec[:, -a:, :b]
+        big[:, -a:, -b:] = spec[:, -a:, -b:]
+    else:
+        big[:, h // 2:h // 2 + h, w // 2:w // 2 + w] = fft.fftshift(spec, axes=(1, 2))
+        big = fft.ifftshift(big, axes=(1, 2))
+    out = fft.ifft2(big, overwrite_x=True, workers=_workers())
+    out *= 4.0
+    return np.asarray(out)
 
 
-def _upsampled_dft(spec: np.ndarray, centre: np.ndarray, size: int, upsample: int) -> np.ndarray:
-    """Cross-correlation at lags centre + (k − size//2)/upsample, k < size (per patch, 2-D)."""
-    _, h, w = spec.shape
+def _upsampled_dft(spec: np.ndarray, centre: np.ndarray, size: int, upsample: int,
+                   width: int) -> np.ndarray:
+    """Cross-correlation at lags centre + (k − size//2)/upsample, k < size (per patch, 2-D).
+
+    The real part of the matrix DFT e^{2πi·ty·fy} · S · e^{2πi·fx·tx} of the
+    full spectrum S of every patch (``numpy.fft.fftfreq`` frequencies, so a
+    Nyquist row or column sits at −0.5), computed from the half spectrum
+    ``spec`` (``rfft2``, last axis ``width // 2 + 1``) of the real
+    correlation: 2·Re of the half sum, the zero and Nyquist columns once,
+    the Nyquist row split half and half between ±0.5 (which is what the real
+    part of the full sum gives) and the Nyquist corner corrected to its
+    one-sided term. The per-patch lag centre is factored out of the
+    exponentials (e^{2πi(c + o)f} = e^{2πi·c·f}·e^{2πi·o·f}) into the
+    spectrum, so each stage is one large matrix product over all patches
+    instead of one small product per patch (small BLAS calls run threaded and
+    stall under load).
+    """
+    n, h, w = spec.shape
     offs = (np.arange(size) - size // 2) / upsample
     fy = np.fft.fftfreq(h)  # cycles per sample
-    fx = np.fft.fftfreq(w)
-    ty = centre[:, 0, None] + offs[None, :]  # (n, size)
-    tx = centre[:, 1, None] + offs[None, :]
-    ey = np.exp(2j * np.pi * ty[:, :, None] * fy[None, None, :])  # (n, size, h)
-    ex = np.exp(2j * np.pi * fx[None, :, None] * tx[:, None, :])  # (n, w, size)
-    out: np.ndarray = ey @ spec @ ex
+    fx = np.fft.rfftfreq(width)
+    col_weight = np.full(w, 2.0)
+    col_weight[0] = 1.0
+    row_weight = np.ones(h)
+    corner = None
+    if width % 2 == 0:
+        col_weight[-1] = 1.0
+    if h % 2 == 0:  # duplicate the Nyquist row at +0.5, half weight each
+        spec = np.concatenate([spec, spec[:, h // 2:h // 2 + 1]], axis=1)
+        fy = np.r_[fy, 0.5]
+        row_weight = np.r_[row_weight, 0.5]
+        row_weight[h // 2] = 0.5
+        if width % 2 == 0:
+            corner = spec[:, h // 2, -1].real
+    ey = np.exp(2j * np.pi * offs[:, None] * fy[None, :]) * row_weight  # (size, h')
+    ex = np.exp(2j * np.pi * fx[:, None] * offs[None, :]) * col_weight[:, None]  # (w, size)
+    shifted = spec * np.exp(2j * np.pi * centre[:, 0, None] * fy[None, :])[:, :, None]
+    shifted *= np.exp(2j * np.pi * centre[:, 1, None] * fx[None, :])[:, None, :]
+    rows = ey @ shifted.transpose(1, 0, 2).reshape(fy.size, n * w)  # (size, n·w)
+    rows = rows.reshape(size, n, w).transpose(1, 0, 2).reshape(n * size, w)
+    out: np.ndarray = (rows @ ex).real.reshape(n, size, size)
+    if corner is not None:  # S_c·cos π(ty + tx) in the full sum, S_c·cos πty·cos πtx here
+        sy = np.sin(np.pi * (centre[:, 0, None] + offs[None, :]))
+        sx = np.sin(np.pi * (centre[:, 1, None] + offs[None, :]))
+        out -= corner[:, None, None] * sy[:, :, None] * sx[:, None, :]
     return out
 
 
@@ -61,15 +112,16 @@ def patch_offsets(ref: np.ndarray, sec: np.ndarray, *, upsample: int = 16,
     amp_s = np.abs(_oversample2(sec))
     amp_r -= amp_r.mean(axis=(1, 2), keepdims=True)
     amp_s -= amp_s.mean(axis=(1, 2), keepdims=True)
-    spec = np.conj(np.fft.fft2(amp_r)) * np.fft.fft2(amp_s)
-    corr = np.fft.ifft2(spec).real
-    n, h, w = corr.shape
+    n, h, w = amp_r.shape
+    spec = np.conj(fft.rfft2(amp_r, workers=_workers()))
+    spec *= fft.rfft2(amp_s, workers=_workers())
+    corr = fft.irfft2(spec, s=(h, w), workers=_workers())
     flat = corr.reshape(n, -1).argmax(axis=1)
     iy, ix = np.unravel_index(flat, (h, w))
     centre = np.stack([np.where(iy > h // 2, iy - h, iy), np.where(ix > w // 2, ix - w, ix)],
                       axis=1).astype(np.float64)
     size = 2 * upsample + 1  # ±1 oversampled lag around the integer peak
-    fine = _upsampled_dft(spec, centre, size, upsample).real / (h * w)
+    fine = _upsampled_dft(spec, centre, size, upsample, w) / (h * w)
     k = fine.reshape(n, -1).argmax(axis=1)
     ky, kx = np.unravel_index(k, (size, size))
     rows = np.arange(n)
