@@ -123,7 +123,7 @@ def bench_postgis(floods, levels, units, work: Path, reps: int) -> tuple[dict | 
     if not (initdb and pg_ctl and psql):
         return None, set(), "PostgreSQL binaries (initdb, pg_ctl, psql) not found"
     version = subprocess.run([_pg_bin("postgres") or "postgres", "--version"], capture_output=True,
-                             text=True).stdout
+                             text=True, check=False).stdout
     major = re.search(r"(\d+)", version)
     control = Path(f"/usr/share/postgresql/{major.group(1) if major else '?'}/extension/postgis.control")
     if not control.exists():
@@ -145,7 +145,7 @@ def bench_postgis(floods, levels, units, work: Path, reps: int) -> tuple[dict | 
         def sql(text: str, *extra: str) -> str:
             res = subprocess.run([psql, "-h", str(pg), "-p", str(port), "-U", "postgres", "-X",
                                   "-q", "-v", "ON_ERROR_STOP=1", *extra], input=text, text=True,
-                                 capture_output=True)
+                                 capture_output=True, check=False)
             if res.returncode:
                 raise RuntimeError(res.stderr)
             return res.stdout
@@ -171,7 +171,7 @@ def bench_postgis(floods, levels, units, work: Path, reps: int) -> tuple[dict | 
                 "uses_gist": "Index" in plan}, names, ""
     finally:
         subprocess.run([*as_user, pg_ctl, "-D", str(pg / "data"), "-m", "fast", "stop"],
-                       capture_output=True)
+                       capture_output=True, check=False)
 
 
 def bench_geopandas(floods, units, reps: int) -> tuple[dict, set[str]]:

@@ -9,6 +9,7 @@ import time
 
 import geopandas as gpd
 import linked_testdata as td
+import pyoxigraph as ox
 import pytest
 import requests
 
@@ -115,9 +116,14 @@ def test_remote__injection_is_bound_not_pasted(remote):
     q = PREFIXES + "SELECT ?u ?name WHERE { ?u gadmo:hasName ?name }"
     evil = 'Unit 0-0"@en } } ; DROP ALL ; SELECT * { ?s ?p ?o . FILTER("x'
     assert len(remote.select(q, bindings={"name": evil})) == 0
-    hit = remote.select(q, bindings={"name": __import__("pyoxigraph").Literal("Unit 0-0", language="en")})
+    hit = remote.select(q, bindings={"name": ox.Literal("Unit 0-0", language="en")})
     assert hit.to_frame()["u"].tolist() == [f"{td.GADM}unit/1"]
     assert len(remote.graphs()) == 2 and len(remote.select(QUERY_2A)) == 6
+    ask = PREFIXES + "ASK { ?u gadmo:hasName ?name }"
+    assert remote.query(ask, bindings={"name": evil}) is False
+    built = remote.query(PREFIXES + "CONSTRUCT { ?u <http://ex/label> ?name } WHERE { ?u gadmo:hasName ?name }",
+                         bindings={"name": ox.Literal("Unit 0-1", language="en")})
+    assert [(t.subject.value, t.object.value) for t in built] == [(f"{td.GADM}unit/2", "Unit 0-1")]
 
 
 def test_remote__failing_endpoints_name_url_and_status(server):

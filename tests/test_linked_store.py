@@ -197,7 +197,6 @@ def test_projected_and_crs84_layers__same_rows_as_epsg4326():
 
 
 def test_not_rewritten__disjoint_or_and_graph_variable_still_correct(store):
-    fl, un = _frames()
     q = PREFIXES + """SELECT (COUNT(*) AS ?n) WHERE { ?x flo:has_floodLevel ?l ; geo:hasGeometry ?g .
         ?g geo:asWKT ?w . ?u a gadmr:AdministrativeUnit ; geo:hasGeometry ?ug . ?ug geo:asWKT ?uw .
         FILTER(geof:sfDisjoint(?w, ?uw)) }"""
@@ -308,3 +307,31 @@ def test_bad_input__clear_errors(store, tmp_path):
     with pytest.raises(QueryError, match="SELECT"):
         store.select("ASK { ?s ?p ?o }")
     assert store.query("ASK { ?s ?p ?o }") is True
+
+
+def test_rewrite__comments_strings_subselect_and_optional(store):
+    """Only real FILTERs are rewritten: not in comments or strings; inside a sub-select's
+    group yes; in an OPTIONAL whose filter reads an outer variable, no."""
+    fl, un = _frames()
+    q = PREFIXES + """# FILTER(geof:sfIntersects(?a, ?b)) } {  (a comment)
+    SELECT ?name ?label ?n WHERE {
+      ?u gadmo:hasName ?name .
+      BIND("} FILTER(geof:sfIntersects(?x, ?y)) {" AS ?label)
+      OPTIONAL { { SELECT ?u (COUNT(?x) AS ?n) WHERE {
+          ?u geo:hasGeometry ?ug2 . ?ug2 geo:asWKT ?uw2 .
+          ?x flo:has_floodLevel ?l ; geo:hasGeometry ?xg . ?xg geo:asWKT ?xw .
+          FILTER (geof:sfWithin(?xw, ?uw2)) } GROUP BY ?u } }
+    }"""
+    text = store.rewritten(q)
+    assert text.count("GRAPH <urn:eolab:spatial-index>") == 1 and "sfWithin(?xw" not in text
+    assert '"} FILTER(geof:sfIntersects(?x, ?y)) {"' in text and text.startswith(PREFIXES + "# FILTER")
+    df = _check(store, q)
+    truth = gpd.sjoin(fl, un, predicate="within").groupby("name").size().to_dict()
+    got = {k: int(v) for k, v in zip(df["name"], df["n"]) if v is not None and v == v}
+    assert got == truth and set(df["name"]) == set(NAMES)
+    outer = PREFIXES + """SELECT ?name ?x WHERE { ?u gadmo:hasName ?name ; geo:hasGeometry ?ug .
+        ?ug geo:asWKT ?uw . OPTIONAL { ?x flo:has_floodLevel ?l ; geo:hasGeometry ?xg .
+        ?xg geo:asWKT ?xw . FILTER(geof:sfIntersects(?xw, ?uw)) } }"""
+    df = _check(store, outer, rewritten=False)
+    assert set(df["name"]) == set(NAMES)
+    assert df["x"].notna().sum() == len(gpd.sjoin(fl, un, predicate="intersects"))

@@ -189,7 +189,7 @@ def _relation_function(name: str) -> Callable[..., ox.Literal | None]:
             return None
         try:
             return ox.Literal(relate(name, a, b))
-        except Exception:  # GEOS topology errors, failed transforms: a SPARQL error
+        except Exception:  # noqa: BLE001 - GEOS topology errors, failed transforms: unbound
             return None
 
     function.__name__ = name
@@ -202,7 +202,7 @@ def _distance_function(left: object, right: object, uom: object) -> ox.Literal |
         return None
     try:
         value = distance(a, b, uom.value)
-    except Exception:
+    except Exception:  # noqa: BLE001 - any failure is a SPARQL error (unbound)
         return None
     return None if value is None else ox.Literal(value)
 
@@ -213,14 +213,14 @@ def _area_function(geom: object, uom: object) -> ox.Literal | None:
         return None
     try:
         value = area(a, uom.value)
-    except Exception:
+    except Exception:  # noqa: BLE001 - any failure is a SPARQL error (unbound)
         return None
     return None if value is None else ox.Literal(value)
 
 
-def custom_functions() -> dict[ox.NamedNode, Callable[..., ox.Literal | None]]:
+def custom_functions() -> dict[ox.NamedNode, Callable[..., Any]]:
     """The ``geof:`` functions as pyoxigraph ``custom_functions`` (they override built-ins)."""
-    functions: dict[ox.NamedNode, Callable[..., ox.Literal | None]] = {
+    functions: dict[ox.NamedNode, Callable[..., Any]] = {
         ox.NamedNode(GEOF + name): _relation_function(name) for name in RELATIONS
     }
     functions[ox.NamedNode(GEOF + "distance")] = _distance_function

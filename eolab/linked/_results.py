@@ -43,8 +43,11 @@ class SelectResult:
         """One column per variable: numbers and booleans as Python values when ``typed``,
         everything else (IRIs, strings, WKT) as its lexical form; unbound as None."""
         convert = python_value if typed else lexical
-        data = {v: [None if r[k] is None else convert(r[k]) for r in self.rows]
-                for k, v in enumerate(self.variables)}
+
+        def value(term: Term | None) -> Any:
+            return None if term is None else convert(term)
+
+        data = {v: [value(r[k]) for r in self.rows] for k, v in enumerate(self.variables)}
         return pd.DataFrame(data, columns=self.variables)
 
     def to_csv(self) -> str:

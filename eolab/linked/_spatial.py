@@ -237,7 +237,7 @@ def _analyse(query: str) -> tuple[_Candidate, ...]:
                 relation = c.function[len(gs.GEOF):]
                 if relation not in gs.INDEXABLE:
                     continue
-                args = []
+                args: list[tuple[str, str | None, str | None]] = []
                 for tok, datatype in zip(c.args, c.arg_datatypes):
                     if tok.kind == "var":
                         var = "?" + tok.text[1:]
@@ -261,7 +261,7 @@ def _unescape(token: str) -> str:
     def one(m: re.Match[str]) -> str:
         text = m.group()
         if text[1] in "uU":
-            return chr(int(text[2:], 16))
+            return chr(int("0x" + text[2:], 0))
         return escapes.get(text[1], text)
 
     return re.sub(r"\\(?:u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)", one, body)
@@ -325,9 +325,9 @@ def _insertion(cand: _Candidate, index: SpatialIndex, substitutions: Mapping[str
         return f"GRAPH <{INDEX_GRAPH}> {{ {na} <{INDEX_GRAPH}#{cand.relation}> {nb} . }}"
     if ca is not None and cb is not None:
         return None
-    var, node, const = (va, na, cb) if ca is None else (vb, nb, ca)
-    assert const is not None
-    hits = index.matching(cand.relation, const, var_first=ca is None)
+    var, node, shape = (va, na, cb) if ca is None else (vb, nb, ca)
+    assert shape is not None
+    hits = index.matching(cand.relation, shape, var_first=ca is None)
     if index.single and node is not None:
         values = " ".join(str(index.nodes[k]) for k in hits.tolist())
         return f"{{ SELECT * {{ VALUES {node} {{ {values} }} }} }}"

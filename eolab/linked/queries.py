@@ -27,8 +27,18 @@ from ..errors import OutputError, QueryError
 from . import _geosparql as gs
 from .store import GeoStore, SelectResult, open_store
 
-__all__ = ["PREFIXES", "QUERY_1", "QUERY_2A", "QUERY_2B", "TUTORIAL_QUERIES", "run",
-           "to_geodataframe", "wkt_columns", "cli_load", "cli_query"]
+__all__ = [
+    "PREFIXES",
+    "QUERY_1",
+    "QUERY_2A",
+    "QUERY_2B",
+    "TUTORIAL_QUERIES",
+    "cli_load",
+    "cli_query",
+    "run",
+    "to_geodataframe",
+    "wkt_columns",
+]
 
 PREFIXES = """PREFIX geo: <http://www.opengis.net/ont/geosparql#>
 PREFIX geof: <http://www.opengis.net/def/function/geosparql/>
