@@ -95,7 +95,7 @@ class _Work:
 
 def taps_pass(src: np.ndarray, origin: int, split: tuple[np.ndarray, np.ndarray, int, int],
               taps: int, axis: int, out: np.ndarray, work: _Work) -> None:
-    """out[:, i] = Σ_k src[:, i + origin + shift_i − taps/2 + 1 + k]·w_k(frac_i) along ``axis``.
+    """out[:, i] = Σ_k src[:, i + origin + shift_i − taps/2 + 1 + k]·w_k(frac_i) on ``axis``.
 
     ``src`` and ``out`` are (2, rows, cols) stacks of real and imaginary
     planes; ``axis`` is 1 (lines) or 2 (samples); ``split`` comes from
@@ -160,7 +160,8 @@ class _RampCoefficients:
         self.a = (hi - 2.0 * mid + lo) / (2.0 * h * h)
         self.b = (hi - lo) / (2.0 * h)
         self.c = mid
-        self.da, self.db, self.dc = (np.diff(q).astype(np.float32) for q in (self.a, self.b, self.c))
+        self.da, self.db, self.dc = (np.diff(q).astype(np.float32)
+                                     for q in (self.a, self.b, self.c))
 
     def deramp(self, lines: range, c0: int, c1: int) -> np.ndarray:
         """e^{+jφ} on integer lines × columns c0:c1, complex64, by recurrence down the lines."""
@@ -172,6 +173,10 @@ class _RampCoefficients:
             r = _TWO_PI * (t - np.rint(t))
             return np.cos(r) + 1j * np.sin(r)
 
+        if c1 - c0 < 256:  # narrow windows: the python loop would cost more than cos/sin
+            u = np.arange(len(lines), dtype=np.float64)[:, None] + u0
+            out[:] = turn((a * u + b) * u + c)
+            return out
         p = turn((a * u0 + b) * u0 + c)
         q = turn(a * (2.0 * u0 + 1.0) + b)
         g = turn(2.0 * a)

@@ -24,7 +24,7 @@ nearest secondary sample is outside the burst or invalid (zero) are 0.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -34,7 +34,7 @@ from eolab.errors import RasterError
 from eolab.s1._correlate import patch_offsets
 from eolab.s1._esd import esd_shift
 from eolab.s1._resample import resample
-from eolab.s1.tops import phasor
+from eolab.s1.tops import TopsRamp, phasor
 
 __all__ = ["OffsetFit", "esd_shift", "refine_offsets", "resample_burst"]
 
@@ -147,25 +147,37 @@ def _robust_fit(a: np.ndarray, terms: np.ndarray, ok: np.ndarray) -> tuple[np.nd
     return coeffs, used
 
 
+def _window_phase(sec_phase: Any, w0: int, w1: int, v0: int, v1: int) -> Any:
+    """The secondary's phase for the window starting at line w0, pixel v0."""
+    if isinstance(sec_phase, TopsRamp):  # the same ramp, counted from the window's corner
+        return replace(sec_phase, lines_per_burst=sec_phase.lines_per_burst - 2 * w0,
+                       slant_range_time=(sec_phase.slant_range_time
+                                         + v0 / sec_phase.range_sampling_rate),
+                       reference_pixel=sec_phase.reference_pixel - v0)
+    if callable(sec_phase):
+        def ph(line: Any, pixel: Any) -> Any:
+            return sec_phase(line + w0, pixel + v0)
+        return ph
+    if sec_phase is not None:
+        return np.asarray(sec_phase)[w0:w1, v0:v1]
+    return None
+
+
 def _resampled_patches(sec: np.ndarray, offsets: tuple[Any, Any], sec_phase: Any,
                        rows: np.ndarray, cols: np.ndarray, patch: int) -> np.ndarray:
     """The secondary resampled onto the reference patches starting at (rows, cols)."""
     nl, ns = sec.shape
     az = np.broadcast_to(np.asarray(offsets[0]), sec.shape)
     rg = np.broadcast_to(np.asarray(offsets[1]), sec.shape)
-    margin = 10 + int(np.ceil(max(np.abs(az).max(), np.abs(rg).max())))
+    reach = max(abs(float(np.min(az))), abs(float(np.max(az))),
+                abs(float(np.min(rg))), abs(float(np.max(rg))))
+    margin = 10 + int(np.ceil(reach)) if np.isfinite(reach) else 10
     out = np.empty((rows.size, patch, patch), np.complex64)
     for i, (r0, c0) in enumerate(zip(rows, cols, strict=True)):
         w0, w1 = max(r0 - margin, 0), min(r0 + patch + margin, nl)
         v0, v1 = max(c0 - margin, 0), min(c0 + patch + margin, ns)
-        ph: Any = None
-        if callable(sec_phase):
-            def ph(line: Any, pixel: Any, w0: int = w0, v0: int = v0) -> Any:
-                return sec_phase(line + w0, pixel + v0)
-        elif sec_phase is not None:
-            ph = np.asarray(sec_phase)[w0:w1, v0:v1]
         window = resample_burst(sec[w0:w1, v0:v1], az[w0:w1, v0:v1], rg[w0:w1, v0:v1],
-                                phase=ph, threads=1)
+                                phase=_window_phase(sec_phase, w0, w1, v0, v1), threads=1)
         out[i] = window[r0 - w0:r0 - w0 + patch, c0 - v0:c0 - v0 + patch]
     return out
 
