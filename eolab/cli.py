@@ -119,6 +119,26 @@ def _cmd_s2cd(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_s1cd(args: argparse.Namespace) -> int:
+    from eolab.workflows import s1_change_detection
+
+    steps = _Steps(["open", "bursts", "map", "composites", "write"], desc="S1-CD",
+                   quiet=args.quiet)
+    window = tuple(int(v) for v in args.window.lower().replace("x", ",").split(","))
+    if len(window) != 2:
+        raise EolabError(f"--window takes two sizes, azimuth x range (e.g. 3x10); got "
+                         f"{args.window!r}")
+    paths = s1_change_detection(args.i1, args.i2, resolution=args.resolution, aoi=args.polygon,
+                                pol=args.pol, outdir=args.outdir, dem=args.dem, db=args.db,
+                                window=window, flood=args.flood,  # type: ignore[arg-type]
+                                overwrite=args.overwrite,
+                                step=steps, progress=not args.quiet)
+    steps.close()
+    for path in paths.values():
+        print(f"wrote {path}")
+    return 0
+
+
 def _cmd_flood_mask(args: argparse.Namespace) -> int:
     from eolab.workflows import flood_mask_from_rasters
 
@@ -204,6 +224,28 @@ def build_parser() -> argparse.ArgumentParser:
                    help="automatic threshold when --threshold is not given (ki)")
     _add_service_options(p)
     p.set_defaults(func=_cmd_s2cd)
+
+    p = sub.add_parser("S1-CD", help="Sentinel-1 change detection (sigma0, coherence, ACD, MTC)")
+    p.add_argument("-i1", dest="i1", required=True, metavar="A.zip",
+                   help="IW SLC product, date 1 (reference)")
+    p.add_argument("-i2", dest="i2", required=True, metavar="B.zip",
+                   help="IW SLC product, date 2 (same track)")
+    p.add_argument("-r", "--resolution", type=float, default=20,
+                   help="output pixel size in metres (20)")
+    p.add_argument("-p", "--polygon", required=True, metavar="WKT",
+                   help="AOI as WKT or GeoJSON in EPSG:4326")
+    p.add_argument("--pol", default="VV", choices=["VV", "VH", "HH", "HV"],
+                   help="polarisation (VV)")
+    p.add_argument("--dem", default=None, metavar="DEM.tif",
+                   help="terrain heights above the WGS84 ellipsoid (default: flat at the "
+                        "product's mean geolocation height)")
+    p.add_argument("--db", action="store_true", help="write sigma0 in dB instead of linear")
+    p.add_argument("--flood", action="store_true",
+                   help="also write S1_FLOOD_...tif (flood from the backscatter decrease)")
+    p.add_argument("--window", default="3x10", metavar="AZxRG",
+                   help="coherence window, azimuth x range samples (3x10)")
+    _add_service_options(p)
+    p.set_defaults(func=_cmd_s1cd)
 
     p = sub.add_parser("flood-mask", help="flood polygons with floodLevel from a CVA raster")
     p.add_argument("-i", "--input", required=True, metavar="CVA_RASTER",

@@ -111,6 +111,33 @@ def _step_s2cd(samples: Path, outdir: Path) -> list[Path]:
     return list(paths.values())
 
 
+def _step_s1cd(samples: Path, outdir: Path) -> list[Path]:
+    import rioxarray
+
+    from eolab.io.rasters import match_grid
+    from eolab.samples.build import S1_PRODUCTS
+    from eolab.workflows import s1_change_detection
+
+    products = [samples / f"{name}.zip" for name in S1_PRODUCTS]
+    missing = [p.name for p in products if not p.exists()]
+    if missing:
+        raise SampleDataError(f"{', '.join(missing)} missing in {samples}; run eolab samples build")
+    dem = samples / "dem.tif"
+    paths = s1_change_detection(products[0], products[1], resolution=20, aoi=TUTORIAL_AOI_WKT,
+                                outdir=outdir, dem=dem if dem.exists() else None, flood=True,
+                                overwrite=True)
+    truth = samples / "flood_truth.tif"
+    if truth.exists():
+        from eolab import flood
+
+        flooded = rioxarray.open_rasterio(paths["flood"]).isel(band=0, drop=True)
+        reference = match_grid(rioxarray.open_rasterio(truth).isel(band=0, drop=True), flooded)
+        scores = flood.accuracy(flooded == 1, reference == 1, ignore=flooded == 255)
+        print(f"  SAR flood vs. the simulated truth (covered pixels): IoU {scores['iou']:.3f}, "
+              f"F1 {scores['f1']:.3f}")
+    return list(paths.values())
+
+
 def _cva_outputs(outdir: Path) -> tuple[Path, Path]:
     cva = sorted(outdir.glob("S2_CVA_*_B3B4B8_20.tif"))
     classes = sorted(outdir.glob("S2_CD_*_B3B4B8_20.tif"))
@@ -162,7 +189,8 @@ STEPS: list[Step] = [
          _step_read_s2),
     Step("map", "AOI, true-colour previews, flood truth and admin units on an offline map",
          _step_map),
-    Step("S1-CD", "Sentinel-1 sigma0, coherence, ACD and MTC composites", None, "issue #4"),
+    Step("S1-CD", "Sentinel-1 sigma0, coherence, ACD and MTC composites and the SAR flood "
+         "(VV, 20 m)", _step_s1cd),
     Step("S2-CD", "Sentinel-2 change vector analysis (B3,B4,B8, 20 m) and change classes",
          _step_s2cd),
     Step("flood-mask", "flood polygons with floodLevel (Shapefile, GeoPackage), flooded km²",

@@ -98,6 +98,20 @@ def _aoi_mask(grid: xr.DataArray, aoi: AOILike) -> np.ndarray:
                          invert=True, all_touched=False)
 
 
+def _burst_window(grid: xr.DataArray, footprint_wkt: str, *, pad: float = 1000.0
+                  ) -> tuple[slice, slice] | None:
+    """Rows and columns of ``grid`` around a burst's lon/lat footprint (``pad`` metres more)."""
+    import shapely
+
+    x0, y0, x1, y1 = aoi_to_crs(shapely.from_wkt(footprint_wkt), grid.rio.crs).bounds
+    xs, ys = grid.x.values, grid.y.values
+    cols = np.flatnonzero((xs >= x0 - pad) & (xs <= x1 + pad))
+    rows = np.flatnonzero((ys >= y0 - pad) & (ys <= y1 + pad))
+    if cols.size == 0 or rows.size == 0:
+        return None
+    return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
+
+
 def _margin(coords: xr.Dataset, geom: Any, *, az_m: float, rg_m: float) -> np.ndarray:
     """Metres from each output pixel to the nearest edge of the burst's valid area."""
     line, pixel = coords["line"].values, coords["pixel"].values
@@ -212,9 +226,14 @@ def pair_to_map(
     looks_used: tuple[int, int] | None = None
     step("bursts")
     for swath, k1, k2 in tqdm(pairs, desc="S1 burst pairs", unit="burst", disable=not progress):
+        b1 = tree1[f"{swath}/{k1}"].to_dataset()["measurement"]
+        window_rc = _burst_window(grid, b1.attrs["footprint_wkt"])
+        if window_rc is None:
+            continue  # the burst lies outside the output grid
+        sub = grid[window_rc]
+        sub_height = dem_grid[window_rc] if isinstance(dem_grid, xr.DataArray) else dem_grid
         g1 = burst_geometry(tree1, swath, k1)
         g2 = burst_geometry(tree2, swath, k2)
-        b1 = tree1[f"{swath}/{k1}"].to_dataset()["measurement"]
         b2 = tree2[f"{swath}/{k2}"].to_dataset()["measurement"]
         m1 = np.asarray(b1.values, dtype=np.complex64)
         m2 = np.asarray(b2.values, dtype=np.complex64)
@@ -246,8 +265,8 @@ def pair_to_map(
                 s0 = lee_filter(s0, window=speckle_window, looks=looks[0] * looks[1])
             sig.append(s0)
         del m1, m2
-        c1 = radar_coordinates(grid, g1.orbit, g1.grid, height=dem_grid)
-        c2 = radar_coordinates(grid, g2.orbit, g2.grid, height=dem_grid)
+        c1 = radar_coordinates(sub, g1.orbit, g1.grid, height=sub_height)
+        c2 = radar_coordinates(sub, g2.orbit, g2.grid, height=sub_height)
         margin = _margin(c1, g1, az_m=az_m, rg_m=rg_m)
         try:
             on_map = {"coherence": geocode(coh_ml, c1, looks=looks).values,
@@ -255,10 +274,11 @@ def pair_to_map(
                       "sigma0_2": geocode(sig[1], c2, looks=looks).values}
         except AOIError:
             continue  # this burst pair lies outside the output grid
-        take = (margin > best) & np.isfinite(on_map["coherence"]) & (margin >= 0)
+        here = best[window_rc]
+        take = (margin > here) & np.isfinite(on_map["coherence"]) & (margin >= 0)
         for name, values in on_map.items():
-            layers[name][take] = values[take]
-        best[take] = margin[take]
+            layers[name][window_rc][take] = values[take]
+        here[take] = margin[take]
     if not np.isfinite(best).any():
         raise AOIError("no burst pair of the two products covers the AOI's map grid")
     step("map")
