@@ -8,6 +8,7 @@ be checked against geopandas computing the same thing.
 from __future__ import annotations
 
 import numpy as np
+import pyoxigraph as ox
 import shapely
 
 EPSG4326 = "<http://www.opengis.net/def/crs/EPSG/0/4326> "
@@ -86,7 +87,7 @@ def units_nt(units, names, levels, *, crs=EPSG4326, transform=None):
         if transform is not None:
             g = transform(g)
         lines += [f"{u} {RDF_TYPE} <{GADM}AdministrativeUnit> .",
-                  f'{u} <{GADMO}hasName> "{name}"@en .',
+                  f"{u} <{GADMO}hasName> {ox.Literal(name, language='en')} .",
                   f'{u} <{GADMO}hasNationalLevel> "{level}"^^<{XSD}string> .',
                   f"{u} <{GEO}hasGeometry> {gg} .",
                   f"{gg} <{GEO}asWKT> {wkt(g, crs, multi=False)} ."]

@@ -132,7 +132,13 @@ def test_query_2a__index_backed_equals_geopandas(store):
     assert sorted(df["name"]) == sorted(set(truth["name"]))
     assert 0 < len(df) < (un.level == "3rdOrder").sum()       # some units are not flooded
     assert "GRAPH <urn:eolab:spatial-index>" in store.rewritten(QUERY_2A)
-    assert "sfIntersects(?geo" not in store.rewritten(QUERY_2A)
+    text = store.rewritten(QUERY_2A)
+    assert "sfIntersects(?geo" not in text
+    # ?geo is read nowhere else, and each node has one WKT: its triple is dropped, ?wgeo's kept
+    assert "?xgeo geo:asWKT ?geo." not in text and "?admgeo geo:asWKT ?wgeo" in text
+    star = QUERY_2A.replace("SELECT DISTINCT ?name ?wgeo", "SELECT DISTINCT *")
+    assert "?xgeo geo:asWKT ?geo." in store.rewritten(star)
+    _check(store, star)
 
 
 @pytest.mark.parametrize("relation,args,predicate", [

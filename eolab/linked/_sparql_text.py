@@ -75,6 +75,8 @@ class Group:
     close: int                    # character offset of "}"
     filters: list[Filter] = field(default_factory=list)
     triples: list[tuple[str, str, str]] = field(default_factory=list)  # resolved, vars "?x"
+    #: character spans of statements made of one plain triple (``s p o .``)
+    statements: dict[tuple[str, str, str], tuple[int, int]] = field(default_factory=dict)
 
 
 class SparqlSyntaxError(ValueError):
@@ -281,26 +283,35 @@ def _flush(segment: list[Token], group: Group, prefix_map: dict[str, str]) -> No
     i = 0
     subject: str | None = None
     predicate: str | None = None
+    start = 0
+    listed = False
     while i < len(toks):
         tok = toks[i]
         if tok.kind == "punct" and tok.text in ".;,":
             i += 1
             continue
+        first = i
         term, i = _term(toks, i, prefix_map)
         if term is None:
             return                              # paths, blank-node lists, collections
         if subject is None:
-            subject = term
+            subject, start, listed = term, toks[first].start, False
         elif predicate is None:
             predicate = term
         else:
-            group.triples.append((subject, predicate, term))
+            triple = (subject, predicate, term)
+            group.triples.append(triple)
             nxt = toks[i].text if i < len(toks) else "."
+            if nxt == "." and not listed:
+                end = toks[i].end if i < len(toks) else toks[i - 1].end
+                group.statements.setdefault(triple, (start, end))
             if nxt == ".":
                 subject = predicate = None
             elif nxt == ";":
-                predicate = None
-            elif nxt != ",":
+                predicate, listed = None, True
+            elif nxt == ",":
+                listed = True
+            else:
                 return
 
 

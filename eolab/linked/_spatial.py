@@ -13,6 +13,10 @@ shapely STRtrees instead, and the query is rewritten to join through the result:
 * a constant: the matching nodes (or WKT literals) are found with the tree and joined
   as ``{ SELECT * { VALUES ... } }``.
 
+When the WKT variable is read nowhere else (no ``SELECT *``, no GRAPH) and every node
+has one WKT literal, its ``?node geo:asWKT ?var .`` statement is dropped as well: the node
+join implies it, and Oxigraph then skips one lookup per row (Query 2a: about 2x faster).
+
 The rewrite is exact, not approximate: it applies only when each variable argument is
 bound by a plain ``?node geo:asWKT ?var`` triple in the FILTER's own group (so it is bound
 in every row, to a WKT literal of the index), and a FILTER over a group is equivalent to
@@ -211,6 +215,9 @@ class _Candidate:
     filter_span: tuple[int, int]
     filter_size: int
     args: tuple[tuple[str, str | None, str | None], ...]   # (var "?x", node var, const)
+    #: per argument: span of its ``?node geo:asWKT ?var .`` statement when nothing else
+    #: reads ``?var`` (no GRAPH, no ``SELECT *``): the node join makes it redundant
+    redundant: tuple[tuple[int, int] | None, ...] = (None, None)
 
 
 @lru_cache(maxsize=256)
@@ -224,6 +231,13 @@ def _analyse(query: str) -> tuple[_Candidate, ...]:
         found = st.groups(tokens, prefix_map)
     except st.SparqlSyntaxError:
         return ()
+    uses: dict[str, int] = {}
+    for t in tokens:
+        if t.kind == "var":
+            uses["?" + t.text[1:]] = uses.get("?" + t.text[1:], 0) + 1
+    star = any(t.text == "*" and k > 0 and tokens[k - 1].upper in ("SELECT", "DISTINCT", "REDUCED")
+               for k, t in enumerate(tokens))
+    named = any(t.upper == "GRAPH" for t in tokens)
     out: list[_Candidate] = []
     for group in found:
         wkt_nodes: dict[str, str] = {}
@@ -247,9 +261,16 @@ def _analyse(query: str) -> tuple[_Candidate, ...]:
                     else:
                         args = []
                         break
-                if len(args) == 2:
-                    out.append(_Candidate(relation, group.close, (c.start, c.end),
-                                          (flt.start, flt.end), flt.n_conjuncts, tuple(args)))
+                if len(args) != 2:
+                    continue
+                redundant = tuple(
+                    group.statements.get((node, f"<{AS_WKT}>", var))
+                    if node is not None and uses.get(var) == 2 and not star and not named
+                    else None
+                    for var, node, _ in args)
+                out.append(_Candidate(relation, group.close, (c.start, c.end),
+                                      (flt.start, flt.end), flt.n_conjuncts, tuple(args),
+                                      redundant))
     return tuple(out)
 
 
@@ -283,10 +304,14 @@ def rewrite(query: str, index_for: Any, substitutions: Mapping[str, Any], *,
     needs: set[str] = set()
     by_filter: dict[tuple[int, int], list[_Candidate]] = {}
     for cand in candidates:
-        insertion = _insertion(cand, index, substitutions, needs if materialise else None)
-        if insertion is not None:
+        made = _insertion(cand, index, substitutions, needs if materialise else None)
+        if made is not None:
+            insertion, node_vars = made
             edits.append(_Edit(cand.group_close, cand.group_close, " " + insertion + " "))
             by_filter.setdefault(cand.filter_span, []).append(cand)
+            for (var, _, _), span in zip(cand.args, cand.redundant):
+                if span is not None and var in node_vars:
+                    edits.append(_Edit(span[0], span[1], ""))
     for span, done in by_filter.items():
         if len(done) == done[0].filter_size:      # nothing left of the FILTER: drop it
             edits.append(_Edit(span[0], span[1], ""))
@@ -299,7 +324,10 @@ def rewrite(query: str, index_for: Any, substitutions: Mapping[str, Any], *,
 
 
 def _insertion(cand: _Candidate, index: SpatialIndex, substitutions: Mapping[str, Any],
-               needs: set[str] | None) -> str | None:
+               needs: set[str] | None) -> tuple[str, set[str]] | None:
+    """The pattern that replaces the conjunct, and the WKT variables joined through their
+    nodes (each node has exactly one WKT literal, so ``?node geo:asWKT ?var`` adds nothing
+    for them but the binding of ``?var``)."""
     resolved: list[tuple[str, str | None, tuple[BaseGeometry, str] | None]] = []
     for var, node, const in cand.args:
         if var and var[1:] in substitutions:          # a bound variable is a constant
@@ -322,7 +350,8 @@ def _insertion(cand: _Candidate, index: SpatialIndex, substitutions: Mapping[str
         if needs is None or not index.single or va == vb or na == nb or na is None or nb is None:
             return None
         needs.add(cand.relation)
-        return f"GRAPH <{INDEX_GRAPH}> {{ {na} <{INDEX_GRAPH}#{cand.relation}> {nb} . }}"
+        return (f"GRAPH <{INDEX_GRAPH}> {{ {na} <{INDEX_GRAPH}#{cand.relation}> {nb} . }}",
+                {va, vb})
     if ca is not None and cb is not None:
         return None
     var, node, shape = (va, na, cb) if ca is None else (vb, nb, ca)
@@ -330,6 +359,6 @@ def _insertion(cand: _Candidate, index: SpatialIndex, substitutions: Mapping[str
     hits = index.matching(cand.relation, shape, var_first=ca is None)
     if index.single and node is not None:
         values = " ".join(str(index.nodes[k]) for k in hits.tolist())
-        return f"{{ SELECT * {{ VALUES {node} {{ {values} }} }} }}"
+        return f"{{ SELECT * {{ VALUES {node} {{ {values} }} }} }}", {var}
     values = " ".join(str(index.literals[k]) for k in hits.tolist())
-    return f"{{ SELECT * {{ VALUES {var} {{ {values} }} }} }}"
+    return f"{{ SELECT * {{ VALUES {var} {{ {values} }} }} }}", set()
