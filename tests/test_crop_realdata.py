@@ -32,7 +32,7 @@ def load_testeopatch(root: Path) -> tuple[xr.DataArray, xr.DataArray, xr.DataArr
     ndvi = np.load(patch / "data" / "NDVI.npy")[..., 0]
     clm = np.load(patch / "mask" / "CLM.npy")[..., 0].astype(bool)
     is_data = np.load(patch / "mask" / "IS_DATA.npy")[..., 0].astype(bool)
-    nt, ny, nx = ndvi.shape
+    _, ny, nx = ndvi.shape
     # bbox EPSG:32633 x 465181-466181, y 5079245-5080255, 10 m (SOURCE.md)
     coords = {"time": times, "y": 5080255.0 - 5 - 10 * np.arange(ny),
               "x": 465181.0 + 5 + 10 * np.arange(nx)}

@@ -28,9 +28,9 @@ from eolab.errors import BandError, CropError, RasterError
 
 __all__ = [
     "DEFAULT_MASKED",
+    "S2CLOUDLESS_BANDS",
     "SCL_CLASSES",
     "SNOW",
-    "S2CLOUDLESS_BANDS",
     "clear_fraction",
     "clear_mask",
     "cloud_mask",
@@ -255,7 +255,7 @@ def s2cloudless_mask(
         A required band is missing.
     """
     try:
-        from s2cloudless import S2PixelCloudDetector  # type: ignore[import-not-found]
+        from s2cloudless import S2PixelCloudDetector
     except ImportError as exc:
         raise CropError("s2cloudless is not installed: `pip install s2cloudless` to detect "
                         "clouds in Level-1C data, or use Level-2A data and its SCL") from exc

@@ -65,7 +65,7 @@ def cube_dataset(
         Extra global attributes (``title``, ``source``...).
     """
     refl = np.asarray(reflectance)
-    nt, nb, ny, nx = refl.shape
+    nt, _, ny, nx = refl.shape
     if np.asarray(scl).shape != (nt, ny, nx):
         raise ProductError(f"scl has shape {np.asarray(scl).shape}, expected {(nt, ny, nx)}")
     if (len(times), len(bands), len(y), len(x)) != refl.shape:
@@ -96,7 +96,8 @@ def cube_dataset(
     ds["reflectance"].encoding = {"dtype": "int16", "scale_factor": np.float32(SCALE),
                                   "add_offset": np.float32(0.0), "_FillValue": FILL_DN}
     ds["scl"].encoding = {"dtype": "int8"}
-    return ds.rio.write_crs(crs)
+    out: xr.Dataset = ds.rio.write_crs(crs)
+    return out
 
 
 def write_cube(cube: xr.Dataset, path: str | os.PathLike[str]) -> Path:

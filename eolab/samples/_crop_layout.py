@@ -100,5 +100,6 @@ def raster(polygons: list[shapely.Polygon], values: np.ndarray, origin: tuple[fl
     transform = from_origin(origin[0], origin[1], RES, RES)
     if not polygons:
         return np.full((size, size), fill, np.int32)
-    return rasterize(zip(polygons, (int(v) for v in values), strict=True),
-                     out_shape=(size, size), transform=transform, fill=fill, dtype="int32")
+    burnt = rasterize(zip(polygons, (int(v) for v in values), strict=True),
+                      out_shape=(size, size), transform=transform, fill=fill, dtype="int32")
+    return np.asarray(burnt, dtype=np.int32)

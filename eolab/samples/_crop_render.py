@@ -98,7 +98,7 @@ def ground(t: float, px: Pixels, moisture: float) -> np.ndarray:
     refl = (1.0 - fy - fw) * refl + fy * YELLOW[:, None] + fw * WHITE[:, None]
     road = px.crop == ROAD
     refl[:, road] = ASPHALT[:, None] * px.soil[road]
-    return refl
+    return np.asarray(refl, dtype=np.float64)
 
 
 def scl_codes(refl_ground: np.ndarray, sky: Sky, crop: np.ndarray) -> np.ndarray:

@@ -48,7 +48,7 @@ def parcel_params(rng: np.random.Generator, classes: np.ndarray) -> dict[str, np
 
 def class_counts(n_pixels: int, minimum: int) -> dict[int, int]:
     """Pixels per class: the regional proportions with a floor for rare classes."""
-    return {c: max(minimum, int(round(PROPORTIONS[c] * n_pixels))) for c in sorted(CROP_CLASSES)}
+    return {c: max(minimum, round(PROPORTIONS[c] * n_pixels)) for c in sorted(CROP_CLASSES)}
 
 
 def simulate_pixels(rng: np.random.Generator, weathers: list[Weather], n_pixels: int,

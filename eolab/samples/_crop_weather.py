@@ -83,7 +83,7 @@ def weather(rng: np.random.Generator, when: datetime) -> Weather:
     height = rng.uniform(500.0, 2000.0)
     length = min(height / math.tan(math.radians(_sun_elevation(when))), 600.0) / RES
     away = math.radians(SUN_AZIMUTH + 180.0)
-    shift = (int(round(-length * math.cos(away))), int(round(length * math.sin(away))))
+    shift = (round(-length * math.cos(away)), round(length * math.sin(away)))
     second_orbit = when.hour == 10 and when.minute == 0
     nodata = float(rng.uniform(0.1, 0.4)) if second_orbit and rng.uniform() < 0.15 else 0.0
     return Weather(when=when, cloud_cover=cover, cloud_sigma=float(rng.uniform(6.0, 14.0)),
@@ -97,7 +97,7 @@ def weather(rng: np.random.Generator, when: datetime) -> Weather:
 
 def _field(rng: np.random.Generator, shape: tuple[int, int], sigma: float) -> np.ndarray:
     z = ndimage.gaussian_filter(rng.standard_normal(shape), sigma, mode="wrap")
-    return (z - z.mean()) / max(z.std(), 1e-12)
+    return np.asarray((z - z.mean()) / max(float(z.std()), 1e-12))
 
 
 def _cover(z: np.ndarray, share: float, soft: float) -> np.ndarray:
@@ -106,7 +106,7 @@ def _cover(z: np.ndarray, share: float, soft: float) -> np.ndarray:
     if share >= 0.999:
         return np.ones_like(z)
     thr = np.quantile(z, 1.0 - share)
-    return np.clip((z - thr) / soft, 0.0, 1.0)
+    return np.asarray(np.clip((z - thr) / soft, 0.0, 1.0))
 
 
 def scene_sky(rng: np.random.Generator, w: Weather, size: int) -> Sky:

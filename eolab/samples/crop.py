@@ -132,7 +132,7 @@ def _day(when: datetime) -> float:
 
 def _smooth(rng: np.random.Generator, size: int, sigma: float) -> np.ndarray:
     z = ndimage.gaussian_filter(rng.standard_normal((size, size)), sigma, mode="reflect")
-    return (z - z.mean()) / max(z.std(), 1e-12)
+    return np.asarray((z - z.mean()) / max(float(z.std()), 1e-12))
 
 
 def _scene_weather(seed: int) -> list[Weather]:
@@ -188,8 +188,8 @@ def simulate_crop_scene(*, seed: int = DEFAULT_SEED, size: int = SCENE_SIZE) -> 
         refl, codes = render(_day(w.when), px, s, _rng(seed, 7, t))
         dn[t] = to_dn(refl).reshape(len(BANDS), size, size)
         scl[t] = codes.reshape(size, size)
-        for k in sky:
-            sky[k][t] = getattr(s, k).reshape(size, size)
+        for k, arr in sky.items():
+            arr[t] = getattr(s, k).reshape(size, size)
     x = SCENE_ORIGIN[0] + RES / 2 + RES * np.arange(size)
     y = SCENE_ORIGIN[1] - RES / 2 - RES * np.arange(size)
     from eolab.crop.timeseries import cube_dataset
