@@ -12,6 +12,8 @@ import linked_testdata as td
 import pyoxigraph as ox
 import pytest
 import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from eolab.errors import EndpointError, QueryError, StoreError
 from eolab.linked.queries import PREFIXES, QUERY_1, QUERY_2A, QUERY_2B
@@ -138,3 +140,13 @@ def test_remote__failing_endpoints_name_url_and_status(server):
     with pytest.raises(EndpointError, match="answered 4"):
         RemoteStore(server, store_url=server.rsplit("/", 1)[0] + "/nowhere").load(
             td.units_nt(UNITS, NAMES, LEVELS), graph=UNITS_G)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=st.text(max_size=40), lang=st.sampled_from([None, "en", "el-GR"]))
+def test_remote__any_bound_text_comes_back_unchanged(server, value, lang):
+    """Quotes, backslashes, newlines, braces, control and non-ASCII characters: the VALUES
+    block pyoxigraph serialises is read back by the server as the very same literal."""
+    term = ox.Literal(value, language=lang) if lang else ox.Literal(value)
+    out = RemoteStore(server).select("SELECT ?v WHERE { }", bindings={"v": term})
+    assert out.rows == [(term,)]
