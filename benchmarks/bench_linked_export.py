@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _measure import measure  # noqa: E402
+from _measure import measure
 
 TRIPLES_PER_FEATURE = 5     # type, has_floodLevel, hasGeometry, Geometry type, asWKT
 

@@ -3,6 +3,7 @@
 import datetime
 import gc
 import math
+import os
 import tracemalloc
 import warnings
 from urllib.parse import unquote
@@ -349,3 +350,28 @@ def test_iter_rdf__memory_is_bounded_by_the_chunk():
     assert total_large > 3.9 * total_small
     assert peak_large < 1.5 * peak_small, (peak_small, peak_large)     # does not grow
     assert peak_large < total_large / 4, (peak_large, total_large)
+
+
+def test_cli_helpers__geotriples_workflow(tmp_path):
+    """generate_mapping -o mapping.ttl -b BASE layer.shp, then dump_rdf -sh layer.shp mapping.ttl."""
+    from eolab.linked.export import cli_dump_rdf
+    from eolab.linked.mapping import cli_generate_mapping
+
+    shp = tmp_path / "flood.shp"
+    _utm_layer(3).to_file(shp)
+    cli_generate_mapping(str(shp), output=str(tmp_path / "mapping.ttl"), base_iri=BASE)
+    with pytest.raises(OutputError, match="exists"):
+        cli_generate_mapping(str(shp), output=str(tmp_path / "mapping.ttl"), base_iri=BASE)
+    report = cli_dump_rdf(str(tmp_path / "mapping.ttl"), output=str(tmp_path / "out.nt"),
+                          base_iri=BASE, shapefile=str(shp))
+    assert report.features == 3 and report.path == tmp_path / "out.nt"
+    levels = sorted(int(o.value) for _, p, o in _triples((tmp_path / "out.nt").read_text())
+                    if p.value == FLO + "has_floodLevel")
+    assert levels == [4, 5, 6]
+    mask = os.umask(0)
+    os.umask(mask)
+    for name in ("out.nt", "mapping.ttl"):          # not the 0600 of a temporary file
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~mask
+    rml = cli_generate_mapping(str(shp), output=None, base_iri=BASE, rml=True,
+                               style="geotriples")
+    assert "rml:logicalSource" in rml and "hasFloodLevel" in rml

@@ -10,7 +10,12 @@ import shapely
 
 from eolab.errors import MappingError
 from eolab.linked.mapping import (
-    GeometryMap, Mapping, PropertyMap, generate_mapping, mapping_for, parse_mapping,
+    GeometryMap,
+    Mapping,
+    PropertyMap,
+    generate_mapping,
+    mapping_for,
+    parse_mapping,
     read_mapping,
 )
 

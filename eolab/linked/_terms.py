@@ -33,10 +33,29 @@ import pyoxigraph
 from eolab.errors import MappingError
 
 __all__ = [
-    "GEO", "GEOF", "XSD", "RDF", "RDFS", "RDF_TYPE", "GADMR", "GADMO", "SF",
-    "EPSG_CRS", "CRS84", "epsg_iri", "escape_string", "iri_safe", "check_iri", "nt_iri",
-    "typed_literal", "lang_literal", "lexical", "check_language", "wkt_literal",
-    "fill_template", "template_columns",
+    "CRS84",
+    "EPSG_CRS",
+    "GADMO",
+    "GADMR",
+    "GEO",
+    "GEOF",
+    "RDF",
+    "RDFS",
+    "RDF_TYPE",
+    "SF",
+    "XSD",
+    "check_iri",
+    "check_language",
+    "epsg_iri",
+    "escape_string",
+    "fill_template",
+    "iri_safe",
+    "lang_literal",
+    "lexical",
+    "nt_iri",
+    "template_columns",
+    "typed_literal",
+    "wkt_literal",
 ]
 
 GEO = "http://www.opengis.net/ont/geosparql#"

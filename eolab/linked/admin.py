@@ -34,8 +34,14 @@ from eolab.linked._terms import GADMO, GADMR, GEO, XSD, check_iri, check_languag
 from eolab.linked.export import ExportReport, RdfStream, write_rdf
 from eolab.linked.mapping import GeometryMap, Mapping, PropertyMap
 
-__all__ = ["ADMIN_CLASS", "admin_mapping", "admin_units_frame", "iter_admin_rdf",
-           "write_admin_units", "cli_admin_units"]
+__all__ = [
+    "ADMIN_CLASS",
+    "admin_mapping",
+    "admin_units_frame",
+    "cli_admin_units",
+    "iter_admin_rdf",
+    "write_admin_units",
+]
 
 ADMIN_CLASS = GADMR + "AdministrativeUnit"
 

@@ -26,13 +26,12 @@ repair keep their attributes, lose the geometry node, and are reported
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from collections.abc import Iterator
-from itertools import chain
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import geopandas as gpd
 import numpy as np
@@ -41,16 +40,36 @@ import shapely
 
 from eolab._polygonize import repair_polygons
 from eolab.errors import CRSError, MappingError, OutputError
+from eolab.io.rasters import atomic_path
 from eolab.linked._terms import (
-    CRS84, GEO, RDF_TYPE, XSD, epsg_iri, escape_string, fill_template, lexical,
+    CRS84,
+    GEO,
+    RDF_TYPE,
+    XSD,
+    epsg_iri,
+    escape_string,
+    fill_template,
+    lexical,
     template_columns,
 )
 from eolab.linked.mapping import (
-    ROW_NUMBER_COLUMNS, Mapping, PropertyMap, mapping_for, parse_mapping, read_mapping,
+    ROW_NUMBER_COLUMNS,
+    Mapping,
+    PropertyMap,
+    mapping_for,
+    parse_mapping,
+    read_mapping,
 )
 
-__all__ = ["DEFAULT_BASE_IRI", "ExportReport", "RdfStream", "iter_rdf", "write_rdf", "to_rdf",
-           "cli_dump_rdf"]
+__all__ = [
+    "DEFAULT_BASE_IRI",
+    "ExportReport",
+    "RdfStream",
+    "cli_dump_rdf",
+    "iter_rdf",
+    "to_rdf",
+    "write_rdf",
+]
 
 DEFAULT_BASE_IRI = "http://ai.di.uoa.gr/flood/"
 _FORMATS = {".nt": "nt", ".ttl": "ttl"}
@@ -58,9 +77,9 @@ _EXACT_DIGITS = 24       # GEOS decimals that give coordinates back bit for bit
 _POLYGON, _LINE = 3, 1
 _TTL_PREFIXES = (("rdf", RDF_TYPE[:-4]), ("xsd", XSD), ("geo", GEO))
 
-LayerLike = gpd.GeoDataFrame | str | os.PathLike[str]
-Column = str | list[str | None]      # one object for all subjects, or one per subject
-MappingLike = Mapping | str | os.PathLike[str]
+LayerLike: TypeAlias = "gpd.GeoDataFrame | str | os.PathLike[str]"
+Column: TypeAlias = "str | list[str | None]"   # one object for all subjects, or one per subject
+MappingLike: TypeAlias = "Mapping | str | os.PathLike[str]"
 
 
 @dataclass
@@ -133,6 +152,7 @@ def _subjects(template: str, chunk: pd.DataFrame, gids: np.ndarray) -> list[str]
 
 def _objects(prop: PropertyMap, dtype: str | None, chunk: pd.DataFrame, gids: np.ndarray
              ) -> list[str | None]:
+    texts: list[str | None]
     if prop.template is not None:
         cols = template_columns(prop.template)
         values = [gids.tolist() if c in ROW_NUMBER_COLUMNS else chunk[c].tolist()
@@ -200,7 +220,7 @@ class RdfStream:
         path = Path(self.layer)
         if not path.exists():
             raise MappingError(f"layer file not found: {path}")
-        import pyogrio  # noqa: PLC0415
+        import pyogrio
 
         try:
             info = pyogrio.read_info(path, layer=self.layer_name)
@@ -220,7 +240,7 @@ class RdfStream:
             return None
         if crs is None:
             raise CRSError("the layer has no CRS; set it (gdf.set_crs(...)) before export")
-        from pyproj import CRS  # noqa: PLC0415
+        from pyproj import CRS
 
         crs = CRS.from_user_input(crs)
         self.source_crs = crs
@@ -240,7 +260,7 @@ class RdfStream:
             for start in range(0, len(self.layer), self.chunk_size):
                 yield self.layer.iloc[start:start + self.chunk_size]
             return
-        import pyogrio  # noqa: PLC0415
+        import pyogrio
 
         start, columns = 0, self.mapping.columns()
         while self._count < 0 or start < self._count:
@@ -490,15 +510,8 @@ def write_rdf(
                       style=style, format=fmt, crs84=crs84, reproject=reproject,
                       invalid=invalid, multi=multi, precision=precision, chunk_size=chunk_size,
                       layer_name=layer_name)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
-            for text in stream:
-                out.write(text)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(dest) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as out:
+        out.writelines(stream)
     stream.report.path = dest
     return stream.report
 

@@ -40,14 +40,32 @@ import pyoxigraph
 
 from eolab.errors import MappingError
 from eolab.linked._terms import (
-    GEO, RDF, RDF_TYPE, RDFS, XSD, check_iri, check_language, escape_string, iri_safe,
+    GEO,
+    RDF,
+    RDFS,
+    XSD,
+    check_iri,
+    check_language,
+    escape_string,
+    iri_safe,
     template_columns,
 )
 
 __all__ = [
-    "Mapping", "PropertyMap", "GeometryMap", "ROW_NUMBER_COLUMNS", "GEOMETRY_FUNCTIONS",
-    "mapping_for", "generate_mapping", "parse_mapping", "read_mapping", "vocabulary_iri",
-    "predicate_iri", "xsd_type",
+    "GEOMETRY_FUNCTIONS",
+    "ROW_NUMBER_COLUMNS",
+    "GeometryMap",
+    "Mapping",
+    "PropertyMap",
+    "cli_generate_mapping",
+    "generate_mapping",
+    "mapping_for",
+    "parse_mapping",
+    "predicate_iri",
+    "read_mapping",
+    "vocabulary_iri",
+    "write_mapping",
+    "xsd_type",
 ]
 
 RR = "http://www.w3.org/ns/r2rml#"
@@ -124,7 +142,7 @@ def vocabulary_iri(base_iri: str, *, kind: str = "r2rml", style: str = "tutorial
     _check_choice(kind, _KINDS, "kind")
     _check_choice(style, _STYLES, "style")
     if style == "geotriples" and kind == "r2rml":
-        base = base_iri[:-1] if base_iri.endswith("/") else base_iri
+        base = base_iri.removesuffix("/")
     else:
         base = base_iri if base_iri.endswith(("/", "#")) else base_iri + "/"
     return check_iri(base + "ontology#", what="vocabulary")
@@ -163,7 +181,7 @@ def xsd_type(dtype: Any, values: pd.Series | None = None) -> str:
         return XSD + "dateTime"
     if values is not None and pd.api.types.is_object_dtype(dtype):
         present = values.dropna()
-        import datetime as _dt  # noqa: PLC0415
+        import datetime as _dt
 
         if len(present) and all(type(v) is _dt.date for v in present):
             return XSD + "date"
@@ -191,7 +209,7 @@ def _schema(layer: gpd.GeoDataFrame | str | os.PathLike[str], name: str | None
     path = Path(layer)
     if not path.exists():
         raise MappingError(f"layer file not found: {path}")
-    import pyogrio  # noqa: PLC0415
+    import pyogrio
 
     try:
         info = pyogrio.read_info(path)
@@ -305,6 +323,36 @@ def generate_mapping(
     return mapping_for(layer, base_iri=base_iri, name=name, kind=kind, style=style,
                        vocabulary=vocabulary, columns=columns,
                        geometry_properties=geometry_properties).to_turtle()
+
+
+def write_mapping(mapping: Mapping | str, dest: str | os.PathLike[str], *,
+                  overwrite: bool = False) -> Path:
+    """Write a mapping (or mapping text) to ``dest`` atomically; refuses to overwrite by default."""
+    from eolab.errors import OutputError
+    from eolab.io.rasters import atomic_path
+
+    dest = Path(dest)
+    if dest.exists() and not overwrite:
+        raise OutputError(f"{dest} already exists; pass overwrite=True (--overwrite) to replace it")
+    if not dest.parent.is_dir():
+        raise OutputError(f"the folder {dest.parent} does not exist")
+    text = mapping.to_turtle() if isinstance(mapping, Mapping) else mapping
+    with atomic_path(dest) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return dest
+
+
+def cli_generate_mapping(layer: str, *, output: str | None, base_iri: str, rml: bool = False,
+                         style: str = "tutorial", overwrite: bool = False) -> str:
+    """``eolab geotriples generate_mapping [-rml] -o OUT -b BASE LAYER`` (thin CLI helper).
+
+    Writes the mapping to ``output``, or returns it for printing when ``output`` is None.
+    """
+    text = generate_mapping(Path(layer), base_iri=base_iri, kind="rml" if rml else "r2rml",
+                            style=style)
+    if output is not None:
+        write_mapping(text, output, overwrite=overwrite)
+    return text
 
 
 def read_mapping(path: str | os.PathLike[str], *, base_iri: str | None = None) -> Mapping:
@@ -620,7 +668,7 @@ def _unquote(name: str) -> str:
 
 
 def _check_template(template: str) -> str:
-    from eolab.linked._terms import fill_template  # noqa: PLC0415
+    from eolab.linked._terms import fill_template
 
     if not template_columns(template) and "{" in template:
         raise MappingError(f"the template {template!r} has an unbalanced '{{'")
