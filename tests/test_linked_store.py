@@ -301,6 +301,8 @@ def test_bad_input__clear_errors(store, tmp_path):
         store.load(b"", graph=_spatial.INDEX_GRAPH)
     with pytest.raises(StoreError, match="no RDF file"):
         store.load(tmp_path / "missing.nt", graph=FLOOD_G)
+    with pytest.raises(StoreError, match="cannot load"):
+        store.load(b'<http://a> <http://p> "x" <http://g9> .\n', graph=FLOOD_G, format="nq")
     with pytest.raises(StoreError, match="unknown RDF format"):
         store.load(b"", graph=FLOOD_G, format="xlsx")
     with pytest.raises(QueryError, match="invalid SPARQL"):
@@ -342,3 +344,22 @@ def test_rewrite__comments_strings_subselect_and_optional(store):
     df = _check(store, outer, rewritten=False)
     assert set(df["name"]) == set(NAMES)
     assert df["x"].notna().sum() == len(gpd.sjoin(fl, un, predicate="intersects"))
+
+
+def test_rewrite__inside_graph_iri_and_duplicates_across_graphs(store):
+    fl, un = _frames()
+    q = PREFIXES + f"""SELECT ?x ?name WHERE {{
+        GRAPH <{FLOOD_G}> {{ ?x flo:has_floodLevel ?l ; geo:hasGeometry ?xg . ?xg geo:asWKT ?xw . }}
+        GRAPH <{UNITS_G}> {{ ?u gadmo:hasName ?name ; geo:hasGeometry ?ug . ?ug geo:asWKT ?uw .
+            FILTER(geof:sfIntersects(?uw, "{td.CRS84}{shapely.box(150.6, -33.8, 150.7, -33.7).wkt}"^^geo:wktLiteral)) }}
+        ?xg geo:asWKT ?xw2 . ?ug geo:asWKT ?uw2 . FILTER(geof:sfIntersects(?xw2, ?uw2)) }}"""
+    df = _check(store, q)
+    assert store.rewritten(q).count("VALUES") == 1 and "?xg geo:asWKT ?xw2" in store.rewritten(q)
+    area = shapely.box(150.6, -33.8, 150.7, -33.7)
+    near = un[un.intersects(area)]
+    truth = gpd.sjoin(fl, near, predicate="intersects")
+    assert sorted(zip(df["x"], df["name"])) == sorted(
+        (f"{td.FLOOD}flood/id/{f}", n) for f, n in zip(truth["fid"], truth["name"]))
+    # the same layer under a second graph name: Oxigraph's union sees each triple twice
+    store.load(td.units_nt(UNITS, NAMES, LEVELS), graph="http://example.org/graph/copy")
+    assert len(_check(store, QUERY_2A)) == 6                        # DISTINCT: unchanged

@@ -6,7 +6,8 @@ endpoint (:mod:`eolab.linked.remote`). Both offer:
 
 * ``load(source, graph=IRI)``: an RDF file (or bytes) into a named graph, **replacing** it
   (loading a layer twice duplicates nothing); input with a syntax error anywhere leaves
-  the previous graph intact;
+  the previous graph intact. The default graph of queries is the union of all graphs
+  (as Oxigraph forms it: a triple loaded into two graphs is seen twice);
 * ``query(sparql, bindings=...)``: SELECT rows as :class:`SelectResult` (``.to_frame()``),
   ASK as bool, CONSTRUCT/DESCRIBE as a list of triples. The default graph is the union
   of all graphs, so the tutorial's queries run unchanged on layers loaded into named
@@ -196,8 +197,8 @@ class EmbeddedStore(GeoStore):
             kwargs["path"] = where = os.fspath(source)
             if not Path(where).is_file():
                 raise StoreError(f"no RDF file at {where}")
-        try:
-            count = sum(1 for _ in ox.parse(**kwargs))
+        try:                                    # a layer is one graph: no quads of others
+            count = sum(1 for _ in ox.parse(without_named_graphs=True, **kwargs))
         except (SyntaxError, ValueError, OSError) as exc:
             raise StoreError(f"cannot load {where} into {target}: {exc}; "
                              "the graph was left as it was") from exc
