@@ -54,6 +54,25 @@ def main() -> None:
             r = validation.score_ombria(root / "ombria_s1s2_bitemporal", method=method,
                                         scope=scope)
             print(line(r, setting=f"flood_change_mask {method}, threshold per {scope}"))
+    # Sentinel-1 (issue 4): reported next to the plain-Otsu baseline; no goal was set
+    for method in ("ki", "otsu"):
+        r = validation.score_sen1floods11_s1(root / "sen1floods11_sample", method=method)
+        for pol in ("VV", "VH"):
+            print(json.dumps({"dataset": "sen1floods11_s1", "setting": f"sar_water {method}",
+                              "pol": pol, "metric": "iou",
+                              "threshold_db": round(r[pol]["threshold_db"], 2),
+                              "eolab": round(r[pol]["eolab"]["iou"], 3),
+                              "baseline": round(r[pol]["baseline"]["iou"], 3),
+                              "baseline_is": r["baseline_name"]}))
+        r = validation.score_ombria_s1(root / "ombria_s1s2_bitemporal", method=method)
+        print(json.dumps({"dataset": "ombria_s1_test", "setting": f"sar_flood {method}",
+                          "metric": "iou", "eolab": round(r["eolab"]["iou"], 3),
+                          "eolab_precision": round(r["eolab"]["precision"], 3),
+                          "eolab_recall": round(r["eolab"]["recall"], 3),
+                          "chips_without_threshold": r["chips_without_threshold"],
+                          "baseline": round(r["baseline"]["iou"], 3),
+                          "all_flooded": round(r["all_flooded"]["iou"], 3),
+                          "baseline_is": r["baseline_name"]}))
     print(json.dumps({"seconds": round(time.perf_counter() - start, 1)}))
 
 

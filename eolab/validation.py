@@ -32,11 +32,12 @@ import xarray as xr
 
 from eolab._thresholds import auto_threshold
 from eolab.change import classify, cva
-from eolab.errors import ProductError
+from eolab.errors import ProductError, ThresholdError
 from eolab.water import flood_change_mask, water_index, water_mask
 
 __all__ = ["OSCD_CITIES", "S2_L1C_BANDS", "ombria_pairs", "oscd_pair", "pooled_scores",
-           "score_ombria", "score_oscd", "score_sen1floods11", "sen1floods11_chip"]
+           "score_ombria", "score_oscd", "score_sen1floods11", "sen1floods11_chip",
+           "score_sen1floods11_s1", "ombria_s1_pairs", "score_ombria_s1"]
 
 S2_L1C_BANDS = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10",
                 "B11", "B12")
@@ -95,6 +96,90 @@ def score_sen1floods11(root: str | os.PathLike[str], *, chip: str = "Spain_73705
             "eolab": pooled_scores(*_counts(ours.values == 1, truth, valid & (ours.values != 255))),
             "baseline": pooled_scores(*_counts(base, truth, valid)),
             "baseline_name": "MNDWI, Otsu"}
+
+
+def score_sen1floods11_s1(root: str | os.PathLike[str], *, chip: str = "Spain_7370579",
+                          method: str = "ki") -> dict[str, Any]:
+    """Water IoU of :func:`eolab.s1.flood.sar_water` on the chip's VV and VH, and of Otsu.
+
+    ``<chip>_S1Hand.tif`` holds VV and VH sigma0 in dB (GRD, terrain corrected).
+    """
+    from eolab.s1.flood import sar_water
+
+    root = Path(root)
+    s1 = _read(root / f"{chip}_S1Hand.tif")
+    if s1.sizes["band"] != 2:
+        raise ProductError(f"{chip}_S1Hand.tif has {s1.sizes['band']} bands, expected VV and VH")
+    label = _read(root / f"{chip}_LabelHand.tif").isel(band=0, drop=True).values
+    valid, truth = label >= 0, label == 1
+    out: dict[str, Any] = {"dataset": "sen1floods11_s1", "chip": chip, "method": method,
+                           "baseline_name": "dB, Otsu"}
+    for i, pol in enumerate(("VV", "VH")):
+        db = s1.isel(band=i, drop=True).astype(np.float32)
+        linear = 10.0 ** (db / 10.0)
+        ours = sar_water(linear, method=method)
+        base_t = auto_threshold(db, method="otsu")
+        ok = valid & np.isfinite(db.values)
+        out[pol] = {"threshold_db": ours.attrs["threshold_db"], "baseline_threshold_db": base_t,
+                    "eolab": pooled_scores(*_counts(ours.values == 1, truth,
+                                                    ok & (ours.values != 255))),
+                    "baseline": pooled_scores(*_counts(db.values <= base_t, truth, ok))}
+    return out
+
+
+def ombria_s1_pairs(root: str | os.PathLike[str]
+                    ) -> Iterator[tuple[str, xr.DataArray, xr.DataArray, np.ndarray]]:
+    """``(id, before, after, flood mask)`` of each OMBRIA S1 test triplet.
+
+    The 8-bit backscatter (scaling undocumented; 0 = no data) is returned as
+    a pseudo-linear power ``10^(DN/25.5)``: a DN scaled linearly from dB keeps
+    log-ratios proportional to dB differences, and the automatic thresholds
+    do not depend on that scale.
+    """
+    split = Path(root) / "OmbriaS1" / "test"
+    befores = sorted((split / "BEFORE").glob("S1_before_*.png"))
+    if not befores:
+        raise ProductError(f"no S1_before_*.png under {split / 'BEFORE'}")
+
+    def power(values: np.ndarray) -> xr.DataArray:
+        v = values.astype(np.float32)
+        v = v[..., 0] if v.ndim == 3 else v
+        return xr.DataArray(np.where(v > 0, 10.0 ** (v / 25.5), np.nan).astype(np.float32),
+                            dims=("y", "x"))
+
+    for path in befores:
+        ident = path.stem.rsplit("_", 1)[1]
+        after = _png(split / "AFTER" / f"S1_after_{ident}.png")
+        mask = _png(split / "MASK" / f"S1_mask_{ident}.png")
+        yield ident, power(_png(path)), power(after), mask > 127
+
+
+def score_ombria_s1(root: str | os.PathLike[str], *, method: str = "ki") -> dict[str, Any]:
+    """Pooled flood IoU of :func:`eolab.s1.flood.sar_flood` per chip and of the baseline.
+
+    Baseline: the backscatter difference (after − before) with Otsu's
+    threshold, flooded at or below it. Also the IoU of calling every pixel
+    flooded, for scale (a third of OMBRIA's pixels are flooded).
+    """
+    from eolab.s1.flood import log_ratio, sar_flood
+
+    ours, base, every = (np.zeros(3, np.int64) for _ in range(3))
+    chips = failed = 0
+    for _, before, after, truth in ombria_s1_pairs(root):
+        chips += 1
+        valid = np.isfinite(before.values) & np.isfinite(after.values)
+        try:
+            flood = sar_flood(before, after, method=method).values == 1
+        except ThresholdError:
+            flood, failed = np.zeros(truth.shape, bool), failed + 1
+        ours += _counts(flood, truth, valid)
+        ratio = log_ratio(before, after).values
+        base += _counts(ratio <= auto_threshold(ratio, method="otsu"), truth, valid)
+        every += _counts(np.ones(truth.shape, bool), truth, valid)
+    return {"dataset": "ombria_s1_test", "chips": chips, "method": method,
+            "chips_without_threshold": failed, "eolab": pooled_scores(*ours),
+            "baseline": pooled_scores(*base), "all_flooded": pooled_scores(*every),
+            "baseline_name": "backscatter difference, Otsu"}
 
 
 # --- OMBRIA -------------------------------------------------------------------------------------

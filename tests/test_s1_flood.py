@@ -7,7 +7,7 @@ import xarray as xr
 
 from eolab._thresholds import ThresholdError
 from eolab.errors import RasterError
-from eolab.s1.flood import log_ratio, sar_flood
+from eolab.s1.flood import log_ratio, sar_flood, sar_water
 
 
 def _grid(db, rng, looks=9.0):
@@ -65,3 +65,23 @@ def test_sar_flood__fixed_thresholds_no_data_and_errors():
         sar_flood(before, after.isel(x=slice(1, None)))
     with pytest.raises(ThresholdError, match="no backscatter-decrease threshold"):
         sar_flood(before, before * 1.5, water_db=-15.0)       # nothing decreased
+
+
+def test_sar_water__finds_dark_water_in_speckle():
+    rng = np.random.default_rng(3)
+    water = np.zeros((200, 200), bool)
+    water[50:120, 30:160] = True
+    mean = np.where(water, 10 ** (-22 / 10), 10 ** (-8 / 10))
+    looks = 5  # multilooked intensity: gamma(5) about the mean
+    sigma0 = mean * rng.gamma(looks, 1.0 / looks, water.shape)
+    sigma0[0, :10] = np.nan
+    da = xr.DataArray(sigma0.astype(np.float32), dims=("y", "x"))
+    out = sar_water(da)
+    assert out.dtype == np.uint8 and out.attrs["threshold_method"] == "ki"
+    assert -22 < out.attrs["threshold_db"] < -8
+    assert (out.values[0, :10] == 255).all()
+    got = out.values == 1
+    iou = (got & water).sum() / (got | water).sum()
+    assert iou > 0.95
+    fixed = sar_water(da, threshold_db=-30.0)
+    assert fixed.attrs["threshold_method"] == "fixed" and (fixed.values == 1).mean() < 0.01

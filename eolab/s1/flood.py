@@ -25,7 +25,7 @@ import xarray as xr
 from eolab._thresholds import ThresholdError, resolve_threshold
 from eolab.composites import _same_grid, to_db
 
-__all__ = ["log_ratio", "sar_flood"]
+__all__ = ["log_ratio", "sar_flood", "sar_water"]
 
 
 def log_ratio(sigma0_before: xr.DataArray, sigma0_after: xr.DataArray) -> xr.DataArray:
@@ -34,6 +34,43 @@ def log_ratio(sigma0_before: xr.DataArray, sigma0_after: xr.DataArray) -> xr.Dat
     out = (to_db(sigma0_after) - to_db(sigma0_before)).astype(np.float32).rename("log_ratio")
     out.attrs = {"long_name": "backscatter change, after over before", "units": "dB"}
     crs = sigma0_before.rio.crs
+    return out.rio.write_crs(crs) if crs is not None else out
+
+
+def sar_water(sigma0: xr.DataArray, *, method: str = "ki",
+              threshold_db: float | None = None) -> xr.DataArray:
+    """Open water (1) on one date: backscatter at or below a threshold in dB.
+
+    Parameters
+    ----------
+    sigma0
+        Linear sigma0 (power) on a map grid, speckle reduced.
+    method
+        Automatic threshold on the dB values (``"ki"``, ``"otsu"``, ``"em"``)
+        when ``threshold_db`` is not given.
+    threshold_db
+        Fixed threshold in dB (e.g. −18 for VV, −24 for VH).
+
+    Returns
+    -------
+    xr.DataArray
+        ``water``, uint8: 1 water, 0 not, 255 no data; attrs ``threshold_db``
+        and ``threshold_method``.
+
+    Raises
+    ------
+    ThresholdError
+        Unknown method or too few valid pixels.
+    """
+    db = to_db(sigma0)
+    value, how = resolve_threshold(db, method=method, threshold=threshold_db,
+                                   what="water (backscatter)")
+    out = xr.where(db.isnull(), 255, (db <= float(value)).astype(np.uint8)).astype(np.uint8)
+    out = out.rename("water")
+    out.attrs = {"long_name": "open water from low backscatter", "units": "1",
+                 "flag_values": [0, 1, 255], "flag_meanings": "not_water water no_data",
+                 "threshold_db": float(value), "threshold_method": how, "_FillValue": 255}
+    crs = sigma0.rio.crs
     return out.rio.write_crs(crs) if crs is not None else out
 
 
