@@ -247,6 +247,20 @@ def test_blank_node_geometries_and_several_wkts(store):
     assert not store.spatial_index().single
     df = _check(store, QUERY_2A, rewritten=False)
     assert "Unit 2-0" in set(df["name"])
+    # unreadable WKT (bad text, unknown CRS) is dropped by the FILTER and by the index alike
+    bad = (f'<http://ex/b3> <{td.FLO}has_floodLevel> "1"^^<{td.XSD}integer> .\n'
+           f"<http://ex/b3> <{td.GEO}hasGeometry> <http://ex/g3> .\n"
+           f'<http://ex/g3> <{td.GEO}asWKT> "POLYGON ((150.65 -33.55, 1"^^<{td.GEO}wktLiteral> .\n'
+           f'<http://ex/g3> <{td.GEO}asWKT> "<http://ex/crs> POINT(150.85 -33.75)"^^<{td.GEO}wktLiteral> .\n'
+           f'<http://ex/g4> <{td.GEO}asWKT> "<http://ex/crs> POINT(150.85 -33.75)"^^<{td.GEO}wktLiteral> .\n'
+           f"<http://ex/b3> <{td.GEO}hasGeometry> <http://ex/g4> .\n").encode()
+    store.load(nt + bad, graph="http://ex/blank")
+    assert not store.spatial_index().single
+    assert set(_check(store, QUERY_2A, rewritten=False)["name"]) == set(df["name"])
+    store.load(nt + bad.replace(b"<http://ex/g3> <" + td.GEO.encode() + b"asWKT> \"POLYGON", b"<http://ex/g5> <" + td.GEO.encode() + b"asWKT> \"POLYGON"),
+               graph="http://ex/blank")
+    assert store.spatial_index().single
+    _check(store, QUERY_2A)
 
 
 # --- persistence, replacement, atomicity, bad input ------------------------------------

@@ -136,19 +136,16 @@ def build_index(store: ox.Store, graphs: Iterable[ox.NamedNode | ox.DefaultGraph
         nodes.append(node)
         literals.append(literal)
     groups: dict[str, _CrsGroup] = {}
-    keep = np.zeros(len(nodes), dtype=bool)
     for key, (positions, texts) in by_crs.items():
         geoms = shapely.from_wkt(texts, on_invalid="ignore")
         ok = ~shapely.is_missing(geoms)
-        keep[np.asarray(positions)[ok]] = True
         geoms = geoms[ok]
         shapely.prepare(geoms)
         groups[key] = _CrsGroup(np.asarray(positions, dtype=np.intp)[ok], geoms,
                                 shapely.STRtree(geoms))
-    counts: dict[Any, int] = {}
-    for node, kept in zip(nodes, keep.tolist()):
-        counts[node] = counts.get(node, 0) + (1 if kept else 2)
-    single = all(c == 1 for c in counts.values())
+    # a node with two literals (even one unreadable, which a FILTER would drop) breaks the
+    # node relation's exactness; a node whose only literal is unreadable is simply absent
+    single = len({node for node, _ in seen}) == len(seen)
     return SpatialIndex(nodes, literals, groups, single)
 
 
