@@ -244,6 +244,7 @@ class RdfStream:
 
         crs = CRS.from_user_input(crs)
         self.source_crs = crs
+        self._needs_reprojection = self.reproject and crs.to_epsg() != 4326
         if self.reproject:
             return CRS84 if self.crs84 else epsg_iri(4326)
         epsg = crs.to_epsg()
@@ -274,7 +275,7 @@ class RdfStream:
 
     def _geometries(self, chunk: gpd.GeoDataFrame, gids: np.ndarray) -> np.ndarray:
         geoms = chunk.geometry
-        if self.reproject and self.source_crs.to_epsg() != 4326:
+        if self._needs_reprojection:
             geoms = geoms.set_crs(self.source_crs, allow_override=True).to_crs(4326)
         values = np.array(geoms.values, dtype=object)      # a copy: the layer stays as it is
         invalid = ~shapely.is_valid(values) & ~shapely.is_missing(values)
