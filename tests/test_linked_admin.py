@@ -98,7 +98,8 @@ def test_iter_admin_rdf__abs_topojson_detected(realdata):
 def test_cli_admin_units(tmp_path):
     src = tmp_path / "units.gpkg"
     gdf = gpd.GeoDataFrame({"Gemeinde": ["Wien", "Graz"], "id": ["A1", "A2"]},
-                           geometry=[shapely.box(16, 48, 16.5, 48.3), shapely.box(15, 47, 15.5, 47.2)],
+                           geometry=[shapely.box(16, 48, 16.5, 48.3),
+                                     shapely.box(15, 47, 15.5, 47.2)],
                            crs=4326)
     gdf.to_file(src)
     cli_admin_units(str(src), output=str(tmp_path / "a.nt"), name_field="Gemeinde",
@@ -144,8 +145,17 @@ PREFIX gadmr: <http://www.app-lab.eu/gadm/>
 PREFIX gadmo: <http://www.app-lab.eu/gadm/ontology/>
 PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#>
 """
-QUERY_1 = PREFIXES + """SELECT ?floodLevel (count(?x) as ?amountofareas) WHERE{ ?x flo:has_floodLevel ?floodLevel. ?x geo:hasGeometry ?xgeo. ?xgeo geo:asWKT ?geo. } GROUP BY ?floodLevel ORDER BY DESC(?floodLevel)"""  # noqa: E501
-QUERY_2A = PREFIXES + """SELECT DISTINCT ?name ?wgeo WHERE{ ?x flo:has_floodLevel ?floodLevel. ?x geo:hasGeometry ?xgeo. ?xgeo geo:asWKT ?geo. ?admP rdf:type gadmr:AdministrativeUnit. ?admP gadmo:hasName ?name. ?admP gadmo:hasNationalLevel "3rdOrder"^^<http://www.w3.org/2001/XMLSchema#string>. ?admP geo:hasGeometry ?admgeo. ?admgeo geo:asWKT ?wgeo FILTER(geof:sfIntersects(?geo, ?wgeo)) }"""  # noqa: E501
+# The tutorial's queries, character for character (split only to fit the line length).
+QUERY_1 = PREFIXES + (
+    "SELECT ?floodLevel (count(?x) as ?amountofareas) WHERE{ ?x flo:has_floodLevel ?floodLevel."
+    " ?x geo:hasGeometry ?xgeo. ?xgeo geo:asWKT ?geo. } GROUP BY ?floodLevel"
+    " ORDER BY DESC(?floodLevel)")
+QUERY_2A = PREFIXES + (
+    "SELECT DISTINCT ?name ?wgeo WHERE{ ?x flo:has_floodLevel ?floodLevel."
+    " ?x geo:hasGeometry ?xgeo. ?xgeo geo:asWKT ?geo. ?admP rdf:type gadmr:AdministrativeUnit."
+    " ?admP gadmo:hasName ?name. ?admP gadmo:hasNationalLevel"
+    ' "3rdOrder"^^<http://www.w3.org/2001/XMLSchema#string>. ?admP geo:hasGeometry ?admgeo.'
+    " ?admgeo geo:asWKT ?wgeo FILTER(geof:sfIntersects(?geo, ?wgeo)) }")
 
 
 def test_tutorial_queries_run_unmodified_on_the_exported_layers(tmp_path):

@@ -98,7 +98,8 @@ def test_write_rdf__values_round_trip_in_both_parsers(tmp_path):
                      for s, p, o in g if "#has_" in str(p)}
     sub = BASE + "v/id/"
     assert rdflib_values[(sub + "1", "i")] == 1 and rdflib_values[(sub + "3", "i")] == -3
-    assert rdflib_values[(sub + "1", "f")] == 0.1 + 0.2 and rdflib_values[(sub + "2", "f")] == math.inf
+    assert rdflib_values[(sub + "1", "f")] == 0.1 + 0.2
+    assert rdflib_values[(sub + "2", "f")] == math.inf
     assert rdflib_values[(sub + "2", "b")] is False
     assert rdflib_values[(sub + "2", "s")] == 'qu"ote\\'
     assert rdflib_values[(sub + "2", "d")] == datetime.date(2021, 3, 25)
@@ -353,7 +354,7 @@ def test_iter_rdf__memory_is_bounded_by_the_chunk():
 
 
 def test_cli_helpers__geotriples_workflow(tmp_path):
-    """generate_mapping -o mapping.ttl -b BASE layer.shp, then dump_rdf -sh layer.shp mapping.ttl."""
+    """generate_mapping -o mapping.ttl -b BASE flood.shp; dump_rdf -sh flood.shp mapping.ttl."""
     from eolab.linked.export import cli_dump_rdf
     from eolab.linked.mapping import cli_generate_mapping
 

@@ -1,4 +1,4 @@
-"""R2RML/RML mappings: structure of the generated Turtle (read with rdflib), parsing back, errors."""
+"""R2RML/RML mappings: structure of the generated Turtle (read with rdflib), parsing, errors."""
 
 import datetime
 
@@ -65,7 +65,8 @@ def test_generate_mapping__tutorial_naming_structure(layer):
         SELECT ?cls ?tpl ?gcls ?gtpl ?wktdt ?link WHERE {
           ?tm rr:subjectMap [ rr:class ?cls; rr:template ?tpl ] ;
               rr:logicalTable [ rr:tableName "flood" ] ;
-              rr:predicateObjectMap [ rr:predicate ?link; rr:objectMap [ rr:parentTriplesMap ?gm ] ] .
+              rr:predicateObjectMap [ rr:predicate ?link;
+                                      rr:objectMap [ rr:parentTriplesMap ?gm ] ] .
           ?gm rr:subjectMap [ rr:class ?gcls; rr:template ?gtpl ] ;
               rr:predicateObjectMap [ rr:predicate <http://www.opengis.net/ont/geosparql#asWKT> ;
                                       rr:objectMap [ rr:datatype ?wktdt ] ] . }"""))
@@ -141,7 +142,8 @@ GEOTRIPLES_STYLE = """@prefix map: <#>.
 
 map:flood_geometry
     rr:logicalTable [ rr:tableName "`flood`"; ];
-    rr:subjectMap [ rr:class ogc:Geometry; rr:template "http://ai.di.uoa.gr/flood/flood/Geometry/{`gid`}"; ];
+    rr:subjectMap [ rr:class ogc:Geometry;
+        rr:template "http://ai.di.uoa.gr/flood/flood/Geometry/{`gid`}"; ];
     rr:predicateObjectMap [ rr:predicate rdfs:label; rr:objectMap [ rr:termType rr:Literal;
         rr:template "flood_geometry #{`gid`}"; ]; ];
     rr:predicateObjectMap [ rr:predicate ogc:dimension; rr:objectMap [ rr:datatype xsd:integer;
@@ -151,13 +153,15 @@ map:flood_geometry
     .
 map:flood
     rr:logicalTable [ rr:tableName "`flood`"; ];
-    rr:subjectMap [ rr:class vocab:flood; rr:template "http://ai.di.uoa.gr/flood/flood/id/{`gid`}"; ];
+    rr:subjectMap [ rr:class vocab:flood;
+        rr:template "http://ai.di.uoa.gr/flood/flood/id/{`gid`}"; ];
     rr:predicateObjectMap [ rr:predicate vocab:has_floodLevel; rr:objectMap [
         rr:datatype xsd:integer; rr:column "`floodLevel`"; ]; ];
     rr:predicateObjectMap [ rr:predicate rdfs:label; rr:objectMap [ rr:termType rr:Literal;
         rr:template "flood #{`gid`}"; ]; ];
     rr:predicateObjectMap [ rr:predicate ogc:hasGeometry; rr:objectMap [
-        rr:parentTriplesMap map:flood_geometry; rr:joinCondition [ rr:child "gid"; rr:parent "gid"; ]; ]; ];
+        rr:parentTriplesMap map:flood_geometry;
+        rr:joinCondition [ rr:child "gid"; rr:parent "gid"; ]; ]; ];
     .
 """
 

@@ -7,7 +7,7 @@ Query 2a of the tutorial joins the flood polygons with units described as::
         gadmo:hasNationalLevel "3rdOrder"^^xsd:string ;
         geo:hasGeometry <geometry> .
     <geometry> rdf:type geo:Geometry ;
-        geo:asWKT "<http://www.opengis.net/def/crs/EPSG/0/4326> MULTIPOLYGON (...)"^^geo:wktLiteral .
+        geo:asWKT "<http://www.opengis.net/def/crs/EPSG/0/4326> MULTIPOLYGON (...)"^^geo:wktLiteral.
 
 with ``gadmr:`` = ``http://www.app-lab.eu/gadm/`` and ``gadmo:`` =
 ``http://www.app-lab.eu/gadm/ontology/``. Any boundary file or GeoDataFrame
@@ -47,7 +47,7 @@ ADMIN_CLASS = GADMR + "AdministrativeUnit"
 
 
 def admin_mapping(*, base_iri: str = GADMR, language: str = "en") -> Mapping:
-    """The mapping of a :func:`admin_units_frame` (columns ``name``, ``code``, ``national_level``)."""
+    """The mapping of :func:`admin_units_frame` rows (``name``, ``code``, ``national_level``)."""
     check_language(language)
     check_iri(base_iri, what="base IRI")
     base = base_iri if base_iri.endswith(("/", "#")) else base_iri + "/"
@@ -105,7 +105,7 @@ def iter_admin_rdf(
     layer: str | None = None,
     chunk_size: int = 2_000,
 ) -> RdfStream:
-    """The RDF of administrative units as an iterator of text chunks (options as :func:`write_admin_units`)."""
+    """The RDF of administrative units as text chunks (options as :func:`write_admin_units`)."""
     units = admin_units_frame(source, name_field=name_field, code_field=code_field,
                               level=level, layer=layer)
     mapping = admin_mapping(base_iri=base_iri, language=language)

@@ -10,7 +10,7 @@ GeoTriples numbers them) gives::
         <vocab>has_<field> "value"^^xsd:... ;          (one per mapped field)
         geo:hasGeometry <base><layer>/Geometry/<gid> .
     <base><layer>/Geometry/<gid> rdf:type geo:Geometry ;
-        geo:asWKT "<http://www.opengis.net/def/crs/EPSG/0/4326> MULTIPOLYGON (...)"^^geo:wktLiteral .
+        geo:asWKT "<http://www.opengis.net/def/crs/EPSG/0/4326> MULTIPOLYGON (...)"^^geo:wktLiteral.
 
 Coordinates are written longitude first (the layer is reprojected to
 EPSG:4326 unless ``reproject=False``), as GeoTriples and Strabon do;
