@@ -7,7 +7,8 @@ writes them (EPSG:4326 IRI, ``has_floodLevel``) and as GADM units.
 * ``embedded``: :class:`eolab.linked.store.EmbeddedStore` on disk in a temporary folder;
   load, then close and reopen (``open`` includes the in-memory copy), then the first
   query (``cold``: R-tree build, the materialised relation and the query) and the
-  median of ``--reps`` later ones (``warm``). ``index_build`` is timed on its own.
+  median of ``--reps`` later ones (``warm``). ``index_build`` is timed on its own;
+  ``on_disk_warm`` is the warm query with ``memory=False`` (RocksDB reads).
 * ``postgis``: PostgreSQL + PostGIS started here on 127.0.0.1 (a temporary cluster, run
   as the ``postgres`` user when this script runs as root), the same polygons in two
   tables with GiST indexes, ANALYZEd; ``SELECT DISTINCT a.name, a.wkt FROM flood f JOIN
@@ -98,8 +99,13 @@ def bench_embedded(nt: Path, work: Path, reps: int) -> tuple[dict, set[str]]:
     warm = [timed(lambda: store.select(QUERY_2A))[1] for _ in range(reps)]
     names = {r[0].value for r in rows.rows}
     store.close()
+    disk = EmbeddedStore(db, memory=False)                # for comparison: queried on disk
+    disk.select(QUERY_2A)
+    disk_warm = [timed(lambda: disk.select(QUERY_2A))[1] for _ in range(reps)]
+    disk.close()
     return {"load_s": load_s, "open_s": open_s, "index_build_s": index_s, "cold_s": cold_s,
-            "warm_s": statistics.median(warm), "rows": len(rows)}, names
+            "warm_s": statistics.median(warm), "on_disk_warm_s": statistics.median(disk_warm),
+            "rows": len(rows)}, names
 
 
 def _free_port() -> int:
@@ -166,9 +172,9 @@ def bench_postgis(floods, levels, units, work: Path, reps: int) -> tuple[dict | 
         names = {line.split("\t")[0] for line in names if line}
         out = sql("\\timing on\n\\o /dev/null\n" + query * (reps + 1))
         times = [float(t) / 1000 for t in re.findall(r"Time: ([\d.]+) ms", out)][1:]
-        plan = sql("EXPLAIN " + query)
+        plan = sql("EXPLAIN ANALYZE " + query)
         return {"warm_s": statistics.median(times), "rows": len(names),
-                "uses_gist": "Index" in plan}, names, ""
+                "uses_gist": "Index" in plan, "jit": "JIT:" in plan}, names, ""
     finally:
         subprocess.run([*as_user, pg_ctl, "-D", str(pg / "data"), "-m", "fast", "stop"],
                        capture_output=True, check=False)

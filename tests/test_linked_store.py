@@ -13,6 +13,8 @@ import pandas as pd
 import pyoxigraph as ox
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from eolab.errors import QueryError, StoreError
 from eolab.linked import _spatial
@@ -293,6 +295,12 @@ def test_on_disk__lock_and_read_only(tmp_path):
             assert len(ro.select(QUERY_2A)) == 0 and ro.graphs() == [UNITS_G]
             with pytest.raises(StoreError, match="read-only"):
                 ro.load(td.units_nt(UNITS, NAMES, LEVELS), graph=UNITS_G)
+        s.load(td.flood_nt(BOXES, FLOOD_LEVELS), graph=FLOOD_G)
+        s._disk.flush()
+        with EmbeddedStore(db, read_only=True, memory=False) as ro:
+            # nowhere to write the relation: the query runs as written, same rows
+            assert ro.rewritten(QUERY_2A) == QUERY_2A
+            assert _rows(ro.select(QUERY_2A)) == _rows(s.select(QUERY_2A))
 
 
 @pytest.mark.parametrize("memory", [True, False])
@@ -377,3 +385,30 @@ def test_rewrite__inside_graph_iri_and_duplicates_across_graphs(store):
     # the same layer under a second graph name: Oxigraph's union sees each triple twice
     store.load(td.units_nt(UNITS, NAMES, LEVELS), graph="http://example.org/graph/copy")
     assert len(_check(store, QUERY_2A)) == 6                        # DISTINCT: unchanged
+
+
+_coord = st.integers(0, 20).map(lambda v: 150.6 + v * 0.01)      # a coarse grid: many touches
+
+
+@settings(max_examples=25, deadline=None)
+@given(boxes=st.lists(st.tuples(_coord, _coord, st.integers(0, 6), st.integers(0, 6)),
+                      min_size=1, max_size=8),
+       relation=st.sampled_from(["sfIntersects", "sfContains", "sfWithin", "sfOverlaps",
+                                 "sfTouches", "sfEquals", "sfCrosses"]),
+       crs=st.sampled_from([td.EPSG4326, td.CRS84, ""]))
+def test_rewrite__random_layers_equal_pair_by_pair_and_shapely(boxes, relation, crs):
+    geoms = [shapely.box(x, y, x + 0.01 * w, y + 0.01 * h) if w and h else
+             shapely.LineString([(x, y), (x + 0.01 * w, y + 0.01 * h)]) if w or h else shapely.Point(x, y)
+             for x, y, w, h in boxes]
+    nt = "".join(f'<http://ex/g{i}> <{td.GEO}asWKT> "{crs}{g.wkt}"^^<{td.GEO}wktLiteral> .\n'
+                 for i, g in enumerate(geoms))
+    s = open_store(None)
+    s.load(nt.encode(), graph="http://ex/layer")
+    q = PREFIXES + f"SELECT ?a ?b WHERE {{ ?a geo:asWKT ?wa . ?b geo:asWKT ?wb . FILTER(geof:{relation}(?wa, ?wb)) }}"
+    df = _check(s, q)
+    fn = getattr(shapely, {"sfIntersects": "intersects", "sfContains": "contains", "sfWithin": "within",
+                           "sfOverlaps": "overlaps", "sfTouches": "touches", "sfEquals": "equals",
+                           "sfCrosses": "crosses"}[relation])
+    truth = sorted((f"http://ex/g{i}", f"http://ex/g{j}") for i, a in enumerate(geoms)
+                   for j, b in enumerate(geoms) if fn(a, b))
+    assert sorted(zip(df["a"], df["b"])) == truth
