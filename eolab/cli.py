@@ -131,6 +131,7 @@ def _cmd_s1cd(args: argparse.Namespace) -> int:
     paths = s1_change_detection(args.i1, args.i2, resolution=args.resolution, aoi=args.polygon,
                                 pol=args.pol, outdir=args.outdir, dem=args.dem, db=args.db,
                                 window=window, flood=args.flood,  # type: ignore[arg-type]
+                                coherence=not args.no_coherence,
                                 overwrite=args.overwrite,
                                 step=steps, progress=not args.quiet)
     steps.close()
@@ -242,6 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", action="store_true", help="write sigma0 in dB instead of linear")
     p.add_argument("--flood", action="store_true",
                    help="also write S1_FLOOD_...tif (flood from the backscatter decrease)")
+    p.add_argument("--no-coherence", action="store_true",
+                   help="sigma0 and ACD only (no coregistration; also for GRD products)")
     p.add_argument("--window", default="3x10", metavar="AZxRG",
                    help="coherence window, azimuth x range samples (3x10)")
     _add_service_options(p)

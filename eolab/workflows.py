@@ -179,6 +179,7 @@ def s1_change_detection(
     db: bool = False,
     window: tuple[int, int] = (3, 10),
     flood: bool = False,
+    coherence: bool = True,
     overwrite: bool = False,
     step: Callable[[str], Any] = _noop,
     progress: bool = False,
@@ -199,6 +200,10 @@ def s1_change_detection(
     * with ``flood=True``, ``S1_FLOOD_<t1>_<t2>_<POL>_<r>.tif``: uint8 flood
       from the backscatter decrease (:func:`eolab.s1.flood.sar_flood`,
       Kittler–Illingworth): 1 flooded, 0 not, 2 permanent water, 255 no data.
+
+    ``coherence=False`` skips coregistration, coherence and the MTC: sigma0
+    and the ACD only (:func:`eolab.s1.chain.sigma0_pair_to_map`), which also
+    works on GRD products.
 
     ``dem`` is a terrain-height raster (m above the WGS84 ellipsoid, any CRS)
     for coregistration and geocoding; without it the ground is flat at the
@@ -230,6 +235,8 @@ def s1_change_detection(
              "coherence": f"S1_COH_{t1}_{t2}_{pol}_{r}.tif",
              "acd": f"S1_ACD_{t1}_{t2}_{pol}_{r}.tif",
              "mtc": f"S1_MTC_{t1}_{t2}_{pol}_{r}.tif"}
+    if not coherence:
+        del names["coherence"], names["mtc"]
     if flood:
         names["flood"] = f"S1_FLOOD_{t1}_{t2}_{pol}_{r}.tif"
     if names["sigma0_1"] == names["sigma0_2"]:
@@ -242,11 +249,20 @@ def s1_change_detection(
         import rioxarray
 
         height = rioxarray.open_rasterio(dem, masked=True).squeeze(drop=True)
-    ds = pair_to_map(reference, secondary, aoi=aoi, resolution=resolution, pol=pol,
-                     height=height, window=window, step=step, progress=progress)
+    if coherence:
+        ds = pair_to_map(reference, secondary, aoi=aoi, resolution=resolution, pol=pol,
+                         height=height, window=window, step=step, progress=progress)
+    else:
+        from eolab.s1.chain import sigma0_pair_to_map
+
+        step("open")
+        ds = sigma0_pair_to_map(reference, secondary, aoi=aoi, resolution=resolution, pol=pol,
+                                height=height)
+        step("bursts")
+        step("map")
     step("composites")
     acd = acd_composite(ds["sigma0_1"], ds["sigma0_2"])
-    mtc = mtc_composite(ds["sigma0_1"], ds["sigma0_2"], ds["coherence"])
+    mtc = mtc_composite(ds["sigma0_1"], ds["sigma0_2"], ds["coherence"]) if coherence else None
     flooded = None
     if flood:
         from eolab.s1.flood import sar_flood
@@ -255,10 +271,11 @@ def s1_change_detection(
     step("write")
     meta = {"datetime_1": ds.attrs["datetime_1"], "datetime_2": ds.attrs["datetime_2"],
             "product_1": ds.attrs["product_1"], "product_2": ds.attrs["product_2"],
-            "polarisation": pol, "coherence_window": "x".join(map(str, ds.attrs[
-                "coherence_window"])), "flat_earth_removed": str(ds.attrs["flat_earth_removed"]),
-            "speckle_filter": ds.attrs["speckle_filter"], "height": ds.attrs["height"],
-            "bursts": ",".join(ds.attrs["bursts"])}
+            "polarisation": pol, "speckle_filter": ds.attrs["speckle_filter"]}
+    if coherence:
+        meta.update(coherence_window="x".join(map(str, ds.attrs["coherence_window"])),
+                    flat_earth_removed=str(ds.attrs["flat_earth_removed"]),
+                    height=ds.attrs["height"], bursts=",".join(ds.attrs["bursts"]))
     with atomic_outputs(outdir) as out:
         for i in ("1", "2"):
             sig = ds[f"sigma0_{i}"]
@@ -267,10 +284,13 @@ def s1_change_detection(
                           nodata=float("nan"), descriptions=[f"sigma0 {pol}"],
                           units="dB" if db else "1",
                           tags={**meta, "datetime": ds.attrs[f"datetime_{i}"]})
-        write_geotiff(ds["coherence"], out.path(names["coherence"]), dtype=np.float32,
-                      nodata=float("nan"), descriptions=[f"coherence {pol}"], units="1",
-                      tags=meta)
+        if coherence:
+            write_geotiff(ds["coherence"], out.path(names["coherence"]), dtype=np.float32,
+                          nodata=float("nan"), descriptions=[f"coherence {pol}"], units="1",
+                          tags=meta)
         for key, rgb, what in (("acd", acd, "ACD"), ("mtc", mtc, "MTC")):
+            if rgb is None:
+                continue
             bands = (["date-1 backscatter", "date-2 backscatter", "date-2 backscatter"]
                      if key == "acd" else
                      ["date-1 backscatter", "date-2 backscatter", "coherence"])

@@ -41,7 +41,7 @@ import xarray as xr
 from eolab.aoi import AOILike, aoi_to_crs
 from eolab.errors import AOIError, ProductError, RasterError
 
-__all__ = ["pair_to_map", "open_pair"]
+__all__ = ["pair_to_map", "open_pair", "sigma0_pair_to_map"]
 
 
 def _noop(_: str) -> None:
@@ -315,3 +315,115 @@ def pair_to_map(
 def _ymd(value: Any) -> str:
     return str(np.datetime64(str(value).replace("Z", ""), "D")).replace("-", "")
 
+
+
+def _dem_on(grid: xr.DataArray, height: float | xr.DataArray) -> float | xr.DataArray:
+    if not isinstance(height, xr.DataArray):
+        return float(height)
+    from rasterio.enums import Resampling
+
+    if height.rio.crs is None:
+        raise RasterError("the DEM has no CRS; write one with dem.rio.write_crs(...)")
+    return height.squeeze(drop=True).rio.reproject_match(
+        grid, resampling=Resampling.bilinear).astype(np.float64)
+
+
+def _slc_sigma0_to_map(tree: xr.DataTree, grid: xr.DataArray, dem_grid: float | xr.DataArray,
+                       *, resolution: float, speckle_window: int | None, noise: bool
+                       ) -> np.ndarray:
+    """Sigma0 of every burst of an SLC tree, each in its own geometry, merged on ``grid``."""
+    from eolab.io.sentinel1 import calibrate
+    from eolab.s1.geocode import geocode, radar_coordinates
+    from eolab.s1.multilook import lee_filter, looks_for, multilook
+    from eolab.s1.pair import burst_geometry
+
+    best = np.full(grid.shape, -np.inf, np.float32)
+    layer = np.full(grid.shape, np.nan, np.float32)
+    for swath, node in tree.children.items():
+        incidence = float(np.nanmean(node["gcp"].to_dataset()["incidenceAngle"]))
+        cal = node["calibration"].to_dataset()
+        nz = node["noise"].to_dataset() if noise and "noise" in node.children else None
+        for name in sorted((n for n in node.children if n.isdigit()), key=int):
+            burst = node[name].to_dataset()["measurement"]
+            window_rc = _burst_window(grid, burst.attrs["footprint_wkt"])
+            if window_rc is None:
+                continue
+            sub = grid[window_rc]
+            sub_h = dem_grid[window_rc] if isinstance(dem_grid, xr.DataArray) else dem_grid
+            geom = burst_geometry(tree, swath, int(name))
+            az_m = float(burst.attrs["azimuth_pixel_spacing"])
+            rg_m = float(burst.attrs["range_pixel_spacing"]) / np.sin(np.radians(incidence))
+            looks = looks_for(resolution, azimuth_spacing=az_m, ground_range_spacing=rg_m)
+            s0 = multilook(calibrate(burst, cal, noise=nz).values, looks)
+            if speckle_window:
+                s0 = lee_filter(s0, window=speckle_window, looks=looks[0] * looks[1])
+            coords = radar_coordinates(sub, geom.orbit, geom.grid, height=sub_h)
+            try:
+                values = geocode(s0, coords, looks=looks).values
+            except AOIError:
+                continue
+            margin = _margin(coords, geom, az_m=az_m, rg_m=rg_m)
+            here = best[window_rc]
+            take = (margin > here) & np.isfinite(values) & (margin >= 0)
+            layer[window_rc][take] = values[take]
+            here[take] = margin[take]
+    return layer
+
+
+def sigma0_pair_to_map(
+    reference: Any,
+    secondary: Any,
+    *,
+    aoi: AOILike,
+    resolution: float = 20.0,
+    pol: str = "VV",
+    height: float | xr.DataArray | None = None,
+    speckle_window: int | None = 5,
+    noise: bool = False,
+) -> xr.Dataset:
+    """Sigma0 of two dates on the map grid, without coherence: SLC or GRD products.
+
+    What the ACD composite and the SAR flood need. No coregistration is
+    involved: each date is calibrated, multilooked, speckle-filtered and
+    geocoded with its own geometry (SLC: orbit and zero-Doppler, with
+    ``height`` as in :func:`pair_to_map`; GRD: the geolocation grid,
+    :func:`eolab.s1.grd.grd_to_map`). The two products must still be from
+    one track and polarisation (:func:`eolab.io.sentinel1.check_pair`).
+
+    Returns
+    -------
+    xr.Dataset
+        ``sigma0_1``, ``sigma0_2`` (float32, linear) on the grid, with the
+        date attrs of :func:`pair_to_map`.
+    """
+    from eolab.io.sentinel1 import check_pair, open_slc, read_s1_metadata
+    from eolab.s1.geocode import map_grid
+    from eolab.s1.grd import grd_to_map
+
+    check_pair(reference, secondary, pol=pol)
+    grid = map_grid(aoi, resolution=resolution)
+    inside = _aoi_mask(grid, aoi)
+    out = xr.Dataset(coords={"y": grid.y, "x": grid.x})
+    attrs: dict[str, Any] = {}
+    for i, path in (("1", reference), ("2", secondary)):
+        meta = read_s1_metadata(path)
+        if meta.product_type == "GRD":
+            values = grd_to_map(path, aoi=aoi, resolution=resolution, pol=pol,
+                                speckle_window=speckle_window, noise=noise).values
+        else:
+            tree = open_slc(path, pol=pol, aoi=aoi)
+            h = _default_height(tree) if height is None else height
+            values = _slc_sigma0_to_map(tree, grid, _dem_on(grid, h), resolution=resolution,
+                                        speckle_window=speckle_window, noise=noise)
+        values[~inside] = np.nan
+        if not np.isfinite(values).any():
+            raise AOIError(f"{meta.name} has no valid backscatter over the AOI")
+        out[f"sigma0_{i}"] = xr.DataArray(values, dims=("y", "x"))
+        out[f"sigma0_{i}"].attrs = {"long_name": f"sigma0 {pol}, date {i}", "units": "1",
+                                    "polarisation": pol, "datetime": str(meta.start_time)}
+        attrs.update({f"date_{i}": _ymd(meta.start_time), f"datetime_{i}": str(meta.start_time),
+                      f"product_{i}": meta.name, f"product_type_{i}": meta.product_type})
+    out.attrs = {**attrs, "polarisation": str(pol).upper(), "resolution": float(resolution),
+                 "speckle_filter": (f"lee {speckle_window}x{speckle_window}" if speckle_window
+                                    else "none"), "noise_corrected": int(noise)}
+    return out.rio.write_crs(grid.rio.crs)
