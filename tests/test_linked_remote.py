@@ -112,6 +112,11 @@ def test_remote__reload_replaces_and_failed_load_keeps_graph(remote):
         remote.load(bad, graph=FLOOD_G)
     assert remote.select(count).to_frame()["n"][0] == before
     assert sorted(remote.graphs()) == sorted([FLOOD_G, UNITS_G])
+    # the server's side of it: a PUT that fails to parse is refused and changes nothing
+    with pytest.raises(EndpointError, match="400"):
+        remote._request("PUT", remote.store_url, params={"graph": FLOOD_G}, data=bad,
+                        headers={"Content-Type": "application/n-triples"}, bad_request=EndpointError)
+    assert remote.select(count).to_frame()["n"][0] == before
 
 
 def test_remote__injection_is_bound_not_pasted(remote):
