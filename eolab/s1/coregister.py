@@ -108,15 +108,21 @@ class OffsetFit:
     degree: int
     shape: tuple[int, int]
 
-    def evaluate(self, shape: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def evaluate(self, shape: tuple[int, int] | None = None, *,
+                 dtype: Any = np.float64) -> tuple[np.ndarray, np.ndarray]:
+        """(az, rg) fields on the ``shape`` grid (default the burst's), as ``dtype``.
+
+        ``dtype=np.float32`` halves the memory of full-burst fields (the
+        polynomial itself is evaluated in float64).
+        """
         nl, ns = shape or self.shape
         u = np.arange(nl, dtype=np.float64)[:, None] / self.shape[0]
         v = np.arange(ns, dtype=np.float64)[None, :] / self.shape[1]
         terms = _terms(u, v, self.degree)
         az = sum(c * t for c, t in zip(self.az_coeffs, terms, strict=True))
         rg = sum(c * t for c, t in zip(self.rg_coeffs, terms, strict=True))
-        return (np.broadcast_to(az, (nl, ns)).astype(np.float64),
-                np.broadcast_to(rg, (nl, ns)).astype(np.float64))
+        return (np.broadcast_to(az, (nl, ns)).astype(dtype),
+                np.broadcast_to(rg, (nl, ns)).astype(dtype))
 
     @property
     def rms(self) -> tuple[float, float]:
@@ -129,7 +135,8 @@ class OffsetFit:
 
 
 def _terms(u: Any, v: Any, degree: int) -> list[Any]:
-    one = np.ones_like(u * v)
+    # patch lists: one per patch; grids (lines, 1) × (1, samples): a broadcastable 1
+    one = np.ones_like(u * v) if np.ndim(u) < 2 else np.ones((1,) * np.ndim(u))
     return [one, u, v, u * u, u * v, v * v][: {0: 1, 1: 3, 2: 6}[degree]]
 
 

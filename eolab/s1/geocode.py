@@ -28,6 +28,8 @@ from eolab.s1.geometry import Orbit, RadarGrid, ground_to_radar
 
 __all__ = ["map_grid", "radar_coordinates", "geocode", "utm_crs"]
 
+_BLOCK = 256  # output rows per block
+
 
 def utm_crs(lon: float, lat: float) -> pyproj.CRS:
     """The WGS84 UTM CRS of the zone holding ``(lon, lat)``."""
@@ -61,6 +63,31 @@ def _lattice(n: int, step: int) -> np.ndarray:
     return idx if idx[-1] == n - 1 else np.r_[idx, n - 1]
 
 
+def _expand(values: np.ndarray, iy: np.ndarray, ix: np.ndarray, shape: tuple[int, int]
+            ) -> np.ndarray:
+    """Bilinear interpolation of a lattice (rows iy × columns ix) to every pixel, float64.
+
+    Separable: each lattice row is interpolated along x once, then rows are
+    blended along y block by block (no full-size coordinate arrays).
+    """
+    ny, nx = shape
+    cols = np.arange(nx, dtype=np.float64)
+    rows = np.stack([np.interp(cols, ix, r) for r in values])  # (lattice rows, nx)
+    if iy.size == 1:
+        return np.repeat(rows, ny, axis=0)
+    fy = np.interp(np.arange(ny, dtype=np.float64), iy, np.arange(iy.size, dtype=np.float64))
+    i0 = np.minimum(np.floor(fy).astype(np.intp), iy.size - 2)
+    w = (fy - i0)[:, None]
+    out = np.empty((ny, nx))
+    for r in range(0, ny, _BLOCK):
+        s = slice(r, r + _BLOCK)
+        lo = rows[i0[s]]
+        np.subtract(rows[i0[s] + 1], lo, out=out[s])
+        out[s] *= w[s]
+        out[s] += lo
+    return out
+
+
 def radar_coordinates(like: xr.DataArray, orbit: Orbit, grid: RadarGrid, *,
                       height: float | xr.DataArray = 0.0, step: int = 16) -> xr.Dataset:
     """Fractional radar ``line`` and ``pixel`` of every pixel centre of ``like``.
@@ -91,14 +118,8 @@ def radar_coordinates(like: xr.DataArray, orbit: Orbit, grid: RadarGrid, *,
     else:
         h = np.full(lon.shape, float(height))
     rc = ground_to_radar(orbit, lon, lat, h, grid=grid)
-    # bilinear from the lattice to every output pixel
-    fy = np.interp(np.arange(ny), iy, np.arange(iy.size))
-    fx = np.interp(np.arange(nx), ix, np.arange(ix.size))
-    coords = np.meshgrid(fy, fx, indexing="ij")
-    out = {}
-    for name, values in (("line", rc.line), ("pixel", rc.pixel)):
-        full = ndimage.map_coordinates(np.asarray(values), coords, order=1, mode="nearest")
-        out[name] = (("y", "x"), full)
+    out = {name: (("y", "x"), _expand(np.asarray(values), iy, ix, (ny, nx)))
+           for name, values in (("line", rc.line), ("pixel", rc.pixel))}
     ds = xr.Dataset(out, coords={"y": like.y, "x": like.x})
     ds["line"].attrs = {"long_name": "radar line (azimuth) of the pixel centre", "units": "1"}
     ds["pixel"].attrs = {"long_name": "radar pixel (range) of the pixel centre", "units": "1"}
@@ -131,26 +152,32 @@ def geocode(data: xr.DataArray | np.ndarray, coords: xr.Dataset, *,
     if values.ndim != 2:
         raise RasterError(f"geocode needs a 2-D radar raster, got shape {values.shape}")
     la, lr = (int(v) for v in looks)
-    line = (coords["line"].values - (la - 1) / 2.0) / la
-    pixel = (coords["pixel"].values - (lr - 1) / 2.0) / lr
-    inside = ((line >= -0.5) & (line <= values.shape[0] - 0.5)
-              & (pixel >= -0.5) & (pixel <= values.shape[1] - 0.5))
-    if not inside.any():
+    nl, ns = values.shape
+    line_full, pixel_full = coords["line"].values, coords["pixel"].values
+    parts = ([values.real.astype(np.float64), values.imag.astype(np.float64)]
+             if np.iscomplexobj(values) else [values.astype(np.float64)])
+    dtype = (np.complex64 if np.iscomplexobj(values)
+             else values.dtype if values.dtype.kind == "f" else np.float32)
+    fill = complex(np.nan, np.nan) if np.iscomplexobj(values) else np.nan
+    result = np.full(line_full.shape, fill, dtype)
+    overlap = False
+    for r in range(0, line_full.shape[0], _BLOCK):  # row blocks: bounded temporaries
+        line = (line_full[r:r + _BLOCK] - (la - 1) / 2.0) / la
+        pixel = (pixel_full[r:r + _BLOCK] - (lr - 1) / 2.0) / lr
+        inside = (line >= -0.5) & (line <= nl - 0.5) & (pixel >= -0.5) & (pixel <= ns - 0.5)
+        cols = np.flatnonzero(inside.any(axis=0))
+        if cols.size == 0:
+            continue
+        overlap = True
+        c = slice(int(cols[0]), int(cols[-1]) + 1)  # only the columns that see the raster
+        where = [line[:, c], pixel[:, c]]
+        sampled = [ndimage.map_coordinates(v, where, order=order, mode="nearest",
+                                           prefilter=False) for v in parts]
+        block = sampled[0] if len(sampled) == 1 else sampled[0] + 1j * sampled[1]
+        result[r:r + _BLOCK, c] = np.where(inside[:, c], block, fill)
+    if not overlap:
         raise AOIError("the output grid does not overlap the radar raster; check the AOI and "
                        "the bursts")
-
-    def sample(v: np.ndarray) -> np.ndarray:
-        out = ndimage.map_coordinates(v, [line, pixel], order=order, mode="nearest",
-                                      prefilter=False)
-        return np.where(inside, out, np.nan)
-
-    if np.iscomplexobj(values):
-        result = sample(values.real.astype(np.float64)) + 1j * sample(
-            values.imag.astype(np.float64))
-        result = result.astype(np.complex64)
-    else:
-        result = sample(values.astype(np.float64)).astype(
-            values.dtype if values.dtype.kind == "f" else np.float32)
     name = data.name if isinstance(data, xr.DataArray) else "value"
     attrs = dict(data.attrs) if isinstance(data, xr.DataArray) else {}
     out = xr.DataArray(result, dims=("y", "x"), coords={"y": coords.y, "x": coords.x},
