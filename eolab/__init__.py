@@ -49,9 +49,17 @@ _LAZY = {
     "water_index": "eolab.water",
     "water_mask": "eolab.water",
     "flood_change_mask": "eolab.water",
+    "open_slc": "eolab.io.sentinel1",
+    "open_grd": "eolab.io.sentinel1",
+    "pair_to_map": "eolab.s1.chain",
+    "sigma0_pair_to_map": "eolab.s1.chain",
+    "sar_flood": "eolab.s1.flood",
+    "sar_water": "eolab.s1.flood",
+    "acd_composite": "eolab.composites",
+    "mtc_composite": "eolab.composites",
 }
 _SUBMODULES = ("maps", "samples", "io", "composites", "plotting", "tutorial", "aoi", "errors",
-               "change", "flood", "workflows", "water", "validation")
+               "change", "flood", "workflows", "water", "validation", "s1", "linked", "crop")
 
 
 def __getattr__(name: str) -> Any:
