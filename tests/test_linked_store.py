@@ -329,6 +329,10 @@ def test_bad_input__clear_errors(store, tmp_path):
         store.load(b"", graph=FLOOD_G, format="xlsx")
     with pytest.raises(QueryError, match="invalid SPARQL"):
         store.query("SELEC ?x WHERE { ?x ?y ?z }")
+    broken = QUERY_2A + " GROUP BY"            # rewritten first, then refused as written
+    assert store.rewritten(broken) != broken
+    with pytest.raises(QueryError, match="invalid SPARQL"):
+        store.query(broken)
     with pytest.raises(QueryError, match="projected"):
         store.query("SELECT ?x WHERE { ?x ?p ?o FILTER(?o = ?v) }", bindings={"v": 1})
     with pytest.raises(QueryError, match="cannot bind"):

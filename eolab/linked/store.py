@@ -36,6 +36,7 @@ from __future__ import annotations
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Self
 
@@ -296,17 +297,23 @@ class EmbeddedStore(GeoStore):
                                        materialise=self._can_materialise)
         for name in sorted(needs):
             self.spatial_index().materialise(self._engine, name)
+        own = _declares_dataset(sparql)
         try:
-            return self._run(text, subs, bool(needs))
+            try:
+                return self._run(text, subs, bool(needs), own_dataset=own)
+            except SyntaxError:
+                if text == sparql:
+                    raise
+                # never expected: run the query as written (correct, without the index)
+                return self._run(sparql, subs, False, own_dataset=own)
         except SyntaxError as exc:
-            if text != sparql:          # never expected: fall back to the query as written
-                return self._run(sparql, subs, False)
             raise QueryError(f"invalid SPARQL query: {exc}") from exc
 
-    def _run(self, text: str, subs: Mapping[str, Any], with_index: bool) -> QueryOutput:
+    def _run(self, text: str, subs: Mapping[str, Any], with_index: bool, *,
+             own_dataset: bool = False) -> QueryOutput:
         kwargs: dict[str, Any] = {"custom_functions": _CUSTOM,
                                   "substitutions": {ox.Variable(k): v for k, v in subs.items()}}
-        if not _declares_dataset(text):
+        if not own_dataset:
             graphs = self._user_graphs()
             kwargs["default_graph"] = [ox.DefaultGraph(), *graphs]
             kwargs["named_graphs"] = [*graphs] + (
@@ -314,8 +321,9 @@ class EmbeddedStore(GeoStore):
         try:
             out = self._engine.query(text, **kwargs)
         except RuntimeError as exc:
-            raise QueryError(f"cannot answer the query: {exc} (a bound variable must be "
-                             "projected: add it to SELECT or use SELECT *)") from exc
+            hint = (" (a bound variable must be projected: add it to SELECT or use SELECT *)"
+                    if "projection" in str(exc) else "")
+            raise QueryError(f"cannot answer the query: {exc}{hint}") from exc
         if isinstance(out, ox.QuerySolutions):
             names = [v.value for v in out.variables]
             return SelectResult(names, [tuple(s) for s in out])
@@ -338,6 +346,7 @@ class EmbeddedStore(GeoStore):
         return _count(self._engine)
 
 
+@lru_cache(maxsize=256)
 def _declares_dataset(text: str) -> bool:
     try:
         return any(t.upper in ("FROM", "USING") for t in _sparql_text.tokenize(text))
