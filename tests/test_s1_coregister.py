@@ -268,3 +268,113 @@ def test_resample_burst__rejects_nan_offsets() -> None:
     field[2, 3] = np.nan
     with pytest.raises(RasterError, match="NaN"):
         resample_burst(data, field, 0.0)
+
+
+# ---------------------------------------------------------------- fast kernel vs reference
+
+
+def _reference_resample(sec: np.ndarray, az: np.ndarray, rg: np.ndarray,
+                        phase: Any = None, taps: int = 8) -> np.ndarray:
+    """resample_burst written straightforwardly: per-sample gathers in complex128, the phase
+    evaluated directly, no tiles (the same kernel table and 1/1024 fractions)."""
+    from eolab.s1._resample import TABLE, kernel
+
+    nl, ns = sec.shape
+    table = kernel(taps).astype(np.float64)
+    half = taps // 2 - 1
+    line = np.arange(nl, dtype=np.float64)[:, None] * np.ones((1, ns))
+    pixel = np.arange(ns, dtype=np.float64)[None, :] * np.ones((nl, 1))
+    src = sec.astype(np.complex128)
+    if phase is not None:
+        src = src * np.exp(1j * phase(line, pixel))
+
+    def interp(values: np.ndarray, coord: np.ndarray, axis: int) -> np.ndarray:
+        n = values.shape[axis]
+        base = np.floor(coord).astype(int)
+        frac = np.rint((coord - base) * TABLE).astype(int)
+        out = np.zeros(coord.shape, np.complex128)
+        rows = np.arange(values.shape[0])[:, None] * np.ones((1, values.shape[1]), int)
+        cols = np.arange(values.shape[1])[None, :] * np.ones((values.shape[0], 1), int)
+
+        def at(idx: np.ndarray) -> np.ndarray:
+            ok = (idx >= 0) & (idx < n)
+            i = np.clip(idx, 0, n - 1)
+            got = values[i, cols] if axis == 0 else values[rows, i]
+            return np.where(ok, got, 0)
+
+        for k in range(taps):
+            out += at(base - half + k) * table[k, frac]
+        out[at(np.rint(coord).astype(int)) == 0] = 0  # nearest sample invalid or outside
+        return out
+
+    ranged = interp(src, pixel + rg, 1)
+    out = interp(ranged, line + az, 0)
+    if phase is not None:
+        out = out * np.exp(-1j * phase(line + az, pixel + rg))
+    return out
+
+
+@pytest.mark.parametrize("kind", ["ramp", "callable", "none"])
+def test_resample_burst__tiled_kernel_equals_straightforward_reference(kind: str) -> None:
+    """Several tiles, offsets crossing integers inside tiles (−1.3…1.4 lines, 2.7…−0.7
+    pixels), invalid samples: the fast path equals the reference to float32 rounding."""
+    shape = (150, 1100)
+    ramp = _ramp(shape[0])
+    phase = {"ramp": ramp, "callable": lambda ln, px: ramp(ln, px), "none": None}[kind]
+    rng = np.random.default_rng(3)
+    sec = (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(np.complex64)
+    sec[:, :23] = 0
+    sec[:7] = 0
+    sec[60:64, 500:530] = 0
+    u = np.arange(shape[0])[:, None] / shape[0]
+    v = np.arange(shape[1])[None, :] / shape[1]
+    az = (-1.3 + 2.5 * u + 0.2 * v).astype(np.float32)
+    rg = (2.7 - 3.4 * v + 0.2 * u * v).astype(np.float32)
+    fast = resample_burst(sec, az, rg, phase=phase)
+    ref = _reference_resample(sec, az.astype(np.float64), rg.astype(np.float64), ramp
+                              if phase is not None else None)
+    assert fast.dtype == np.complex64
+    np.testing.assert_array_equal(fast == 0, ref == 0)
+    assert (ref == 0).sum() > 23 * shape[0]  # the masks are exercised
+    np.testing.assert_allclose(fast, ref, rtol=0, atol=2e-5 * np.abs(ref).max())
+
+
+def test_resample_burst__rejects_rough_offsets() -> None:
+    data = np.ones((64, 64), np.complex64)
+    rough = np.zeros((64, 64), np.float32)
+    rough[10, 10] = 40.0  # a jump of 40 lines inside one tile
+    with pytest.raises(RasterError, match="smooth"):
+        resample_burst(data, rough, 0.0)
+
+
+def test_offset_fit__evaluate_float32() -> None:
+    shape = (128, 256)
+    scene = _scene(shape, 1, seed=9)
+    f_az = np.fft.fftfreq(shape[0])[:, None]
+    sec = np.fft.ifft2(np.fft.fft2(scene) * np.exp(-2j * np.pi * f_az * 0.35))
+    fit = refine_offsets(scene, sec, grid=(3, 5), degree=1)
+    az64, rg64 = fit.evaluate()
+    az32, rg32 = fit.evaluate(dtype=np.float32)
+    assert az64.dtype == np.float64 and az32.dtype == np.float32 and az32.shape == shape
+    np.testing.assert_allclose(az32, az64, atol=1e-6)
+    assert float(np.median(az32)) == pytest.approx(0.35, abs=0.02)
+
+
+def test_patch_offsets__half_spectrum_dft_equals_full_matrix_dft() -> None:
+    """The upsampled correlation from rfft2 half spectra equals the real part of the plain
+    per-patch matrix DFT of the full spectrum (Nyquist row, column and corner included)."""
+    from eolab.s1._correlate import _upsampled_dft
+
+    rng = np.random.default_rng(5)
+    for h, w in ((16, 16), (16, 15), (15, 16)):
+        amp = rng.standard_normal((3, h, w))
+        full = np.fft.fft2(amp)
+        centre = rng.uniform(-3, 3, (3, 2))
+        size, up = 7, 4
+        fast = _upsampled_dft(np.fft.rfft2(amp), centre, size, up, w)
+        offs = (np.arange(size) - size // 2) / up
+        fy, fx = np.fft.fftfreq(h), np.fft.fftfreq(w)
+        for n in range(3):
+            ey = np.exp(2j * np.pi * (centre[n, 0] + offs)[:, None] * fy[None, :])
+            ex = np.exp(2j * np.pi * fx[:, None] * (centre[n, 1] + offs)[None, :])
+            np.testing.assert_allclose(fast[n], (ey @ full[n] @ ex).real, atol=1e-9)

@@ -93,3 +93,56 @@ def test_radar_coordinates__real_geolocation_grid_within_one_output_pixel(realda
     # the pixel centre is at most 10 m from the point in x and y; one output pixel more allowed
     assert np.abs(d_az).max() <= 20.0 + 10 * np.sqrt(2), np.abs(d_az).max()
     assert np.abs(d_rg).max() <= 20.0 + 10 * np.sqrt(2), np.abs(d_rg).max()
+
+
+def test_geocode__row_blocks_equal_one_map_coordinates_call():
+    """A grid of several row blocks, the raster seen by part of each row: the same values as
+    one plain ``map_coordinates`` over the whole grid, NaN outside (real and complex)."""
+    from scipy.ndimage import map_coordinates
+
+    ny, nx = 600, 300
+    yy, xx = np.meshgrid(np.arange(ny, dtype=float), np.arange(nx, dtype=float), indexing="ij")
+    line = 0.4 * yy + 0.15 * xx - 20.0          # a rotated footprint, partly outside
+    pixel = 0.9 * xx - 0.3 * yy + 60.0
+    coords = xr.Dataset({"line": (("y", "x"), line), "pixel": (("y", "x"), pixel)},
+                        coords={"y": np.arange(ny)[::-1] * 20.0, "x": np.arange(nx) * 20.0}
+                        ).rio.write_crs(32756)
+    rng = np.random.default_rng(0)
+    real = rng.random((120, 200)).astype(np.float32)
+    real[50:60, 80:90] = np.nan
+    cplx = (rng.standard_normal((240, 200)) + 1j * rng.standard_normal((240, 200))).astype(
+        np.complex64)
+    for data, looks in ((real, (2, 1)), (cplx, (1, 1))):
+        la, lr = looks
+        ln, px = (line - (la - 1) / 2) / la, (pixel - (lr - 1) / 2) / lr
+        inside = (ln >= -0.5) & (ln <= data.shape[0] - 0.5) & (px >= -0.5) & (
+            px <= data.shape[1] - 0.5)
+        assert 0.2 < inside.mean() < 0.8
+
+        def plain(v):
+            return np.where(inside, map_coordinates(v.astype(np.float64), [ln, px], order=1,
+                                                    mode="nearest", prefilter=False), np.nan)
+
+        expect = plain(data.real) if data.dtype.kind == "f" else plain(data.real) + 1j * plain(
+            data.imag)
+        out = geocode(data, coords, looks=looks)
+        assert out.dtype == data.dtype
+        np.testing.assert_array_equal(np.isnan(out.values), np.isnan(expect))
+        np.testing.assert_allclose(out.values, expect.astype(data.dtype), rtol=1e-6)
+
+
+def test_radar_coordinates__lattice_expansion_is_bilinear():
+    """The separable expansion of the solved lattice equals bilinear interpolation."""
+    from scipy.ndimage import map_coordinates
+
+    from eolab.s1.geocode import _expand, _lattice
+
+    rng = np.random.default_rng(1)
+    for ny, nx, step in ((700, 90, 16), (1, 40, 16), (33, 1, 4)):
+        iy, ix = _lattice(ny, step), _lattice(nx, step)
+        values = rng.standard_normal((iy.size, ix.size)) * 100
+        fy = np.interp(np.arange(ny), iy, np.arange(iy.size))
+        fx = np.interp(np.arange(nx), ix, np.arange(ix.size))
+        expect = map_coordinates(values, np.meshgrid(fy, fx, indexing="ij"), order=1,
+                                 mode="nearest")
+        np.testing.assert_allclose(_expand(values, iy, ix, (ny, nx)), expect, atol=1e-9)
