@@ -242,6 +242,12 @@ def test_blank_node_geometries_and_several_wkts(store):
           f'_:g1 <{td.GEO}asWKT> "{td.EPSG4326}POINT(150.65 -33.55)"^^<{td.GEO}wktLiteral> .\n').encode()
     store.load(nt, graph="http://ex/blank")
     assert "Unit 2-0" in set(_check(store, QUERY_2A)["name"])
+    near = PREFIXES + """SELECT ?x ?aoi WHERE { ?x geo:hasGeometry ?g . ?g geo:asWKT ?w .
+        FILTER(geof:sfWithin(?w, ?aoi)) }"""
+    aoi = {"aoi": shapely.box(150.6, -33.6, 150.7, -33.5)}
+    assert "VALUES ?w" in store.rewritten(near, bindings=aoi)      # literals: _:g1 is blank
+    found = sorted(_check(store, near, bindings=aoi)["x"])
+    assert found == ["http://ex/b1", f"{td.GADM}unit/7"]              # Unit 2-0 is the box itself
     # a node with two WKT literals: the node relation would not be exact, so no rewrite
     extra = f'_:g2 <{td.GEO}asWKT> "{td.CRS84}POINT(0 0)"^^<{td.GEO}wktLiteral> .\n'
     store.load(nt + extra.encode() + nt.replace(b"_:g1", b"_:g2").replace(b"b1", b"b2"),

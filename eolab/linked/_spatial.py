@@ -354,8 +354,9 @@ def _insertion(cand: _Candidate, index: SpatialIndex, substitutions: Mapping[str
     var, node, shape = (va, na, cb) if ca is None else (vb, nb, ca)
     assert shape is not None
     hits = index.matching(cand.relation, shape, var_first=ca is None)
-    if index.single and node is not None:
-        values = " ".join(str(index.nodes[k]) for k in hits.tolist())
+    found = [index.nodes[k] for k in hits.tolist()]
+    if index.single and node is not None and all(isinstance(n, ox.NamedNode) for n in found):
+        values = " ".join(str(n) for n in found)        # (VALUES cannot hold blank nodes)
         return f"{{ SELECT * {{ VALUES {node} {{ {values} }} }} }}", {var}
     values = " ".join(str(index.literals[k]) for k in hits.tolist())
     return f"{{ SELECT * {{ VALUES {var} {{ {values} }} }} }}", set()
