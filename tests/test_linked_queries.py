@@ -148,3 +148,24 @@ def test_real_lga_boundaries__aoi_query_finds_the_documented_units(realdata):
     assert names == expected
     s.load(td.flood_nt([aoi], [1]), graph=FLOOD_G)
     assert sorted(queries.run(s, QUERY_2A)["name"]) == expected
+
+
+def test_pipeline__eolab_export_and_admin_units_feed_the_queries():
+    """From GeoDataFrames through eolab.linked.export / admin (GeoTriples naming) to the
+    tutorial's queries: the same counts and units as geopandas."""
+    from eolab.linked.admin import iter_admin_rdf
+    from eolab.linked.export import to_rdf
+
+    fl = gpd.GeoDataFrame({"floodLevel": FLOOD_LEVELS}, geometry=BOXES, crs=4326)
+    un = gpd.GeoDataFrame({"name": NAMES, "level": LEVELS,
+                           "code": [f"U{i}" for i in range(len(NAMES))]}, geometry=UNITS, crs=4326)
+    s = open_store(None)
+    s.load(to_rdf(fl, name="flood").encode(), graph=FLOOD_G)
+    third = un[un.level == "3rdOrder"]
+    s.load("".join(iter_admin_rdf(third, name_field="name", code_field="code",
+                                  level="3rdOrder")).encode(), graph=UNITS_G)
+    q1 = queries.run(s, QUERY_1)
+    assert dict(zip(q1["floodLevel"], q1["amountofareas"])) == fl["floodLevel"].value_counts().to_dict()
+    truth = third.sjoin(fl, predicate="intersects")["name"].unique()
+    assert sorted(queries.run(s, QUERY_2A)["name"]) == sorted(truth)
+    assert s.rewritten(QUERY_2A) != QUERY_2A
