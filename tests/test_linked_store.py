@@ -297,6 +297,9 @@ def test_on_disk__lock_and_read_only(tmp_path):
         s.load(td.units_nt(UNITS, NAMES, LEVELS), graph=UNITS_G)
         with pytest.raises(StoreError, match="another process"):
             open_store(db)
+    with pytest.raises(StoreError, match="no store at"):
+        EmbeddedStore(tmp_path / "nothing", read_only=True)
+    with open_store(db) as s:
         with EmbeddedStore(db, read_only=True) as ro:
             assert len(ro.select(QUERY_2A)) == 0 and ro.graphs() == [UNITS_G]
             with pytest.raises(StoreError, match="read-only"):

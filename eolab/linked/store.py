@@ -161,9 +161,11 @@ class EmbeddedStore(GeoStore):
             else:
                 self._disk = ox.Store(str(self.path))
         except OSError as exc:
-            raise StoreError(f"cannot open the store at {self.path}: {exc} (another process, "
-                             "or an oxigraph server, may hold it: close it or open read-only)"
-                             ) from exc
+            if self.path is not None and read_only and not (self.path / "CURRENT").exists():
+                raise StoreError(f"no store at {self.path}: load data into it first") from exc
+            hint = (" (another process, or an oxigraph server, holds it: close that or open "
+                    "read-only)" if "lock" in str(exc).lower() else "")
+            raise StoreError(f"cannot open the store at {self.path}: {exc}{hint}") from exc
         if self.path is not None and not read_only:
             self._disk.update(f"DROP SILENT GRAPH <{_spatial.INDEX_GRAPH}>")
         if memory is None:
