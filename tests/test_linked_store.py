@@ -203,6 +203,13 @@ def test_projected_and_crs84_layers__same_rows_as_epsg4326():
     df = _check(s, QUERY_2A)
     truth = gpd.sjoin(un[un.level == "3rdOrder"], fl.iloc[:n], predicate="intersects")
     assert sorted(df["name"]) == sorted(set(truth["name"]))
+    # a CRS84 constant against the UTM units, on either side of the relation
+    aoi = shapely.box(150.55, -33.85, 150.75, -33.65)
+    q = PREFIXES + """SELECT ?name ?aoi WHERE { ?u gadmo:hasName ?name ; geo:hasGeometry ?g .
+        ?g geo:asWKT ?w . FILTER(geof:sfContains(?aoi, ?w)) }"""
+    assert sorted(_check(s, q, bindings={"aoi": aoi})["name"]) == sorted(un[un.within(aoi)]["name"]) == ["Unit 0-0"]
+    q = q.replace("sfContains(?aoi, ?w)", "sfIntersects(?w, ?aoi)")
+    assert sorted(_check(s, q, bindings={"aoi": aoi})["name"]) == sorted(un[un.intersects(aoi)]["name"])
 
 
 def test_not_rewritten__disjoint_or_and_graph_variable_still_correct(store):
