@@ -290,6 +290,7 @@ def test_write_rdf__failure_midway_leaves_nothing(tmp_path):
     ("chunk", MappingError, "chunk_size"),
     ("nofile", MappingError, "not found"),
     ("crs84", CRSError, "crs84"),
+    ("mapping", MappingError, "cannot read the mapping file"),
 ])
 def test_write_rdf__bad_input(tmp_path, case, error, message):
     gdf, dest, kwargs = _utm_layer(1), tmp_path / "out.nt", {}
@@ -311,6 +312,8 @@ def test_write_rdf__bad_input(tmp_path, case, error, message):
         gdf = tmp_path / "none.shp"
     elif case == "crs84":
         kwargs.update(reproject=False, crs84=True)
+    elif case == "mapping":
+        kwargs["mapping"] = str(tmp_path / "mistyped.ttl")
     with pytest.raises(error, match=message):
         write_rdf(gdf, dest, name="flood", **kwargs)
     if case == "exists":

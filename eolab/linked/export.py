@@ -99,7 +99,8 @@ def _resolve_mapping(mapping: MappingLike | None, layer: LayerLike, *, base_iri:
         return mapping_for(layer, base_iri=base_iri, name=name, kind=kind, style=style)
     if isinstance(mapping, Mapping):
         return mapping
-    if isinstance(mapping, os.PathLike) or ("\n" not in mapping and Path(mapping).is_file()):
+    if isinstance(mapping, os.PathLike) or ("\n" not in mapping and (
+            Path(mapping).is_file() or mapping.lower().endswith((".ttl", ".rml", ".r2rml")))):
         return read_mapping(mapping, base_iri=base_iri)
     return parse_mapping(mapping, base_iri=base_iri)
 
