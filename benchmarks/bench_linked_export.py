@@ -12,9 +12,11 @@ features is checked to be the same triples as eolab's output.
                                              [--from-file]
 
 Prints one JSON line per measurement and a summary line with triples/s, the
-ratio and peak memory (VmHWM of each child process; see :func:`peak_mb`). ``linked_layer_only`` is the process that only builds the layer
-(its peak RSS is what the export adds to); ``--from-file`` also exports from
-a GeoPackage of the layer, read 2,000 features at a time (the default chunk).
+ratio and peak memory (VmHWM of each child process; see :func:`peak_mb`).
+``linked_imports_only`` and ``linked_layer_only`` are processes that only
+import the exporter, or also build the layer: the export's own memory is the
+difference. ``--from-file`` also exports from a GeoPackage of the layer, read
+2,000 features at a time (the default chunk).
 """
 
 from __future__ import annotations

@@ -186,8 +186,15 @@ def test_write_rdf__turtle_is_the_same_graph(tmp_path):
     gdf = _utm_layer(3)
     nt = set(_triples(to_rdf(gdf, name="flood")))
     write_rdf(gdf, tmp_path / "flood.ttl", name="flood")
-    ttl = set(_triples((tmp_path / "flood.ttl").read_text(), ox.RdfFormat.TURTLE))
+    text = (tmp_path / "flood.ttl").read_text()
+    ttl = set(_triples(text, ox.RdfFormat.TURTLE))
     assert nt == ttl and len(nt) == 15
+    assert "@prefix flo: <http://ai.di.uoa.gr/flood/ontology#> ." in text
+    assert "flo:has_floodLevel" in text
+    odd = generate_mapping(gdf, base_iri=BASE, name="flood").replace(
+        "vocab:has_floodLevel", "<urn:x-level>").replace("rr:class vocab:flood;", "")
+    assert set(_triples(to_rdf(gdf, mapping=odd, format="ttl"), ox.RdfFormat.TURTLE)) == set(
+        _triples(to_rdf(gdf, mapping=odd)))
 
 
 def test_write_rdf__crs84_works_with_native_geosparql(tmp_path):

@@ -43,6 +43,8 @@ from eolab.errors import CRSError, MappingError, OutputError
 from eolab.io.rasters import atomic_path
 from eolab.linked._terms import (
     CRS84,
+    GADMO,
+    GADMR,
     GEO,
     RDF_TYPE,
     XSD,
@@ -76,6 +78,7 @@ _FORMATS = {".nt": "nt", ".ttl": "ttl"}
 _EXACT_DIGITS = 24       # GEOS decimals that give coordinates back bit for bit
 _POLYGON, _LINE = 3, 1
 _TTL_PREFIXES = (("rdf", RDF_TYPE[:-4]), ("xsd", XSD), ("geo", GEO))
+_KNOWN_PREFIXES = {DEFAULT_BASE_IRI + "ontology#": "flo", GADMR: "gadmr", GADMO: "gadmo"}
 
 LayerLike: TypeAlias = "gpd.GeoDataFrame | str | os.PathLike[str]"
 Column: TypeAlias = "str | list[str | None]"   # one object for all subjects, or one per subject
@@ -111,6 +114,14 @@ class _Terms:
     def __init__(self, mapping: Mapping, fmt: str, crs_iri: str | None) -> None:
         self.ttl = fmt == "ttl"
         self.mapping = mapping
+        self.prefixes = list(_TTL_PREFIXES)
+        if self.ttl:                # the mapping's own namespaces as vocab:, ns1:, ...
+            iris = [*mapping.classes, *(p.predicate for p in mapping.properties)]
+            spaces = dict.fromkeys(i[:max(i.rfind("#"), i.rfind("/")) + 1] for i in iris)
+            known = {ns for _, ns in self.prefixes}
+            names = iter(["vocab"] + [f"ns{k}" for k in range(1, len(spaces) + 1)])
+            self.prefixes += [(_KNOWN_PREFIXES.get(ns) or next(names), ns) for ns in spaces
+                              if ns and ns not in known]
         self.type = self.iri(RDF_TYPE)
         self.classes = [self.iri(c) for c in mapping.classes]
         self.preds = [self.iri(p.predicate) for p in mapping.properties]
@@ -129,7 +140,7 @@ class _Terms:
         if self.ttl:
             if iri == RDF_TYPE:
                 return "a"
-            for prefix, ns in _TTL_PREFIXES:
+            for prefix, ns in self.prefixes:
                 local = iri[len(ns):]
                 if iri.startswith(ns) and local.isidentifier() and local.isascii():
                     return f"{prefix}:{local}"
@@ -138,7 +149,7 @@ class _Terms:
     def header(self) -> str:
         if not self.ttl:
             return ""
-        return "".join(f"@prefix {p}: <{ns}> .\n" for p, ns in _TTL_PREFIXES) + "\n"
+        return "".join(f"@prefix {p}: <{ns}> .\n" for p, ns in self.prefixes) + "\n"
 
 
 def _subjects(template: str, chunk: pd.DataFrame, gids: np.ndarray) -> list[str]:
