@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import resource
 import sys
 import tempfile
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _measure import measure  # noqa: E402
+from _measure import measure
 
 
 def _cube(size: int, dates: int, chunk: int) -> Any:
@@ -53,10 +54,11 @@ def _run(size: int, dates: int, chunk: int) -> dict[str, Any]:
     refl, clear = _cube(size, dates, chunk)
     out = monthly(refl, clear=clear)
     with dask.config.set(scheduler="threads", num_workers=2):
-        total = float(out["reflectance"].sum().compute())
-        filled = float(out["filled"].mean().compute())
+        total, filled = dask.compute(out["reflectance"].sum(), out["filled"].mean())
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
     return {"pixels": size * size, "dates": dates, "chunk": chunk,
-            "checksum": round(total, 1), "filled_share": round(filled, 5)}
+            "checksum": round(float(total), 1), "filled_share": round(float(filled), 5),
+            "cpu_s": round(cpu.ru_utime + cpu.ru_stime, 1)}
 
 
 def _run_netcdf(size: int, dates: int, chunk: int) -> dict[str, Any]:

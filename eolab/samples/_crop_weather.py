@@ -120,7 +120,7 @@ def scene_sky(rng: np.random.Generator, w: Weather, size: int) -> Sky:
     zero = np.zeros((size, size))
     cirrus = (_cover(_field(rng, (size, size), 20.0), w.cirrus_cover, 1.0)
               if w.cirrus_cover > 0 else zero)
-    snow = (_cover(_field(rng, (size, size), 25.0), w.snow_cover, 0.5) * w.snow_depth
+    snow = (_cover(_field(rng, (size, size), 25.0), w.snow_cover, 0.15) * w.snow_depth
             if w.snow_cover > 0 else zero)
     cols = np.arange(size)[None, :] + 0.15 * np.arange(size)[:, None]
     nodata = (cols > (1.0 - w.nodata_frac) * size) if w.nodata_frac > 0 else \
