@@ -307,6 +307,17 @@ def _reset_peak() -> bool:
         return False
 
 
+def _rss_mb() -> float:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return float(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
 def _peak_mb(reset: bool) -> float:
     if reset:
         with open("/proc/self/status") as f:
@@ -331,6 +342,7 @@ class Steps:
     def run(self, name: str, fn: Callable[[], Any]) -> Any:
         if self.reset:
             _reset_peak()
+        before = _rss_mb()
         w0, c0 = time.perf_counter(), _cpu()
         out = fn()
         wall, cpu = time.perf_counter() - w0, _cpu() - c0
@@ -338,7 +350,8 @@ class Steps:
         self.wall[name] = wall
         self.peak = max(self.peak, peak)
         print(json.dumps({"step": name, "wall_s": round(wall, 3), "cpu_s": round(cpu, 3),
-                          "peak_mb": round(peak, 1), "load": round(os.getloadavg()[0], 2)}),
+                          "rss_before_mb": round(before, 1), "peak_mb": round(peak, 1),
+                          "load": round(os.getloadavg()[0], 2)}),
               flush=True)
         return out
 

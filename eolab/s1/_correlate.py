@@ -9,6 +9,8 @@ from scipy import fft
 
 __all__ = ["patch_offsets"]
 
+_BATCH = 64  # patches per batch
+
 
 def _workers() -> int:
     return min(4, os.cpu_count() or 1)
@@ -99,6 +101,22 @@ def _vertex(fine: np.ndarray, rows: np.ndarray, ky: np.ndarray, kx: np.ndarray,
 
 def patch_offsets(ref: np.ndarray, sec: np.ndarray, *, upsample: int = 16,
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(az, rg, quality) shifts with sec(x + d) ≈ ref(x), for (n, h, w) complex stacks.
+
+    Batches of ``_BATCH`` patches at a time (see :func:`_patch_offsets`), so the
+    oversampled spectra stay within a few tens of MB.
+    """
+    parts = [_patch_offsets(ref[i:i + _BATCH], sec[i:i + _BATCH], upsample=upsample)
+             for i in range(0, ref.shape[0], _BATCH)]
+    if not parts:
+        empty = np.zeros(0)
+        return empty, empty.copy(), empty.copy()
+    az, rg, quality = (np.concatenate(v) for v in zip(*parts, strict=True))
+    return az, rg, quality
+
+
+def _patch_offsets(ref: np.ndarray, sec: np.ndarray, *, upsample: int = 16,
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(az, rg, quality) shifts with sec(x + d) ≈ ref(x), for (n, h, w) complex stacks.
 
     Patches are oversampled ×2 before detection, mean-removed amplitudes are

@@ -23,6 +23,7 @@ Other phases (callables, arrays) are evaluated per tile.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -86,7 +87,7 @@ class _Work:
         self.bufs: dict[str, np.ndarray] = {}
 
     def get(self, key: str, shape: tuple[int, ...], dtype: Any = np.float32) -> np.ndarray:
-        size = int(np.prod(shape))
+        size = math.prod(shape)
         buf = self.bufs.get(key)
         if buf is None or buf.size < size or buf.dtype != np.dtype(dtype):
             buf = self.bufs[key] = np.empty(max(size, 1), dtype)
@@ -338,8 +339,15 @@ def resample(values: np.ndarray, az: np.ndarray, rg: np.ndarray, *,
     out = np.empty((nl, ns), np.complex64)
     ph = _Phase(phase, (nl, ns)) if phase is not None else None
     tl, tc = _TILE
-    jobs = [(r, min(r + tl, nl), c, min(c + tc, ns)) for r in range(0, nl, tl)
-            for c in range(0, ns, tc)]
+    # tile edges; a short last tile is merged into the one before it
+    row_edges = list(range(0, nl, tl)) + [nl]
+    if len(row_edges) > 2 and nl - row_edges[-2] < tl // 2:
+        del row_edges[-2]
+    col_edges = list(range(0, ns, tc)) + [ns]
+    if len(col_edges) > 2 and ns - col_edges[-2] < tc // 2:
+        del col_edges[-2]
+    jobs = [(r0, r1, c0, c1) for r0, r1 in zip(row_edges[:-1], row_edges[1:], strict=True)
+            for c0, c1 in zip(col_edges[:-1], col_edges[1:], strict=True)]
     nworkers = max(1, min(threads if threads is not None else min(4, os.cpu_count() or 1),
                           len(jobs)))
 

@@ -154,8 +154,9 @@ def _robust_fit(a: np.ndarray, terms: np.ndarray, ok: np.ndarray) -> tuple[np.nd
     return coeffs, used
 
 
-def _window_phase(sec_phase: Any, w0: int, w1: int, v0: int, v1: int) -> Any:
-    """The secondary's phase for the window starting at line w0, pixel v0."""
+def _window_phase(sec_phase: Any, w0: int, w1: int, v0: int, v1: int,
+                  shape: tuple[int, int]) -> Any:
+    """The secondary's phase for the window [w0, w1) × [v0, v1) of a burst of ``shape``."""
     if isinstance(sec_phase, TopsRamp):  # the same ramp, counted from the window's corner
         return replace(sec_phase, lines_per_burst=sec_phase.lines_per_burst - 2 * w0,
                        slant_range_time=(sec_phase.slant_range_time
@@ -165,27 +166,54 @@ def _window_phase(sec_phase: Any, w0: int, w1: int, v0: int, v1: int) -> Any:
         def ph(line: Any, pixel: Any) -> Any:
             return sec_phase(line + w0, pixel + v0)
         return ph
-    if sec_phase is not None:
-        return np.asarray(sec_phase)[w0:w1, v0:v1]
+    if sec_phase is not None:  # an array on the burst grid: the window, edge-extended
+        full = np.broadcast_to(np.asarray(sec_phase, np.float64), shape)
+        return full[np.ix_(np.clip(np.arange(w0, w1), 0, shape[0] - 1),
+                           np.clip(np.arange(v0, v1), 0, shape[1] - 1))]
     return None
 
 
 def _resampled_patches(sec: np.ndarray, offsets: tuple[Any, Any], sec_phase: Any,
                        rows: np.ndarray, cols: np.ndarray, patch: int) -> np.ndarray:
-    """The secondary resampled onto the reference patches starting at (rows, cols)."""
+    """The secondary resampled onto the reference patches starting at (rows, cols).
+
+    Each patch is resampled from a window of the secondary around where it
+    lands (the patch moved by its rounded offsets), a margin of 10 samples
+    plus the offsets' variation around that shift wide, so the work does not
+    grow with the offsets themselves.
+    """
     nl, ns = sec.shape
     az = np.broadcast_to(np.asarray(offsets[0]), sec.shape)
     rg = np.broadcast_to(np.asarray(offsets[1]), sec.shape)
-    reach = max(abs(float(np.min(az))), abs(float(np.max(az))),
-                abs(float(np.min(rg))), abs(float(np.max(rg))))
-    margin = 10 + int(np.ceil(reach)) if np.isfinite(reach) else 10
     out = np.empty((rows.size, patch, patch), np.complex64)
     for i, (r0, c0) in enumerate(zip(rows, cols, strict=True)):
-        w0, w1 = max(r0 - margin, 0), min(r0 + patch + margin, nl)
-        v0, v1 = max(c0 - margin, 0), min(c0 + patch + margin, ns)
-        window = resample_burst(sec[w0:w1, v0:v1], az[w0:w1, v0:v1], rg[w0:w1, v0:v1],
-                                phase=_window_phase(sec_phase, w0, w1, v0, v1), threads=1)
-        out[i] = window[r0 - w0:r0 - w0 + patch, c0 - v0:c0 - v0 + patch]
+        near = (slice(max(r0 - 10, 0), min(r0 + patch + 10, nl)),
+                slice(max(c0 - 10, 0), min(c0 + patch + 10, ns)))
+        a_near, r_near = az[near], rg[near]
+        if not (np.isfinite(a_near).all() and np.isfinite(r_near).all()):
+            raise RasterError("offset fields contain NaN or inf; fill them (e.g. by nearest "
+                              "valid value) before resampling")
+        sa = int(np.rint(a_near[a_near.shape[0] // 2, a_near.shape[1] // 2]))
+        sr = int(np.rint(r_near[r_near.shape[0] // 2, r_near.shape[1] // 2]))
+        reach = max(float(np.max(np.abs(a_near - sa))), float(np.max(np.abs(r_near - sr))))
+        m = 10 + int(np.ceil(reach))
+        size = patch + 2 * m
+        # reference window [r0 - m, r0 + patch + m) × [c0 - m, …): its offsets, edge-padded
+        ref_rows = np.clip(np.arange(r0 - m, r0 + patch + m), 0, nl - 1)
+        ref_cols = np.clip(np.arange(c0 - m, c0 + patch + m), 0, ns - 1)
+        a_win = az[np.ix_(ref_rows, ref_cols)] - sa
+        r_win = rg[np.ix_(ref_rows, ref_cols)] - sr
+        # secondary window moved by (sa, sr), zero outside the burst
+        w0, v0 = r0 - m + sa, c0 - m + sr
+        window = np.zeros((size, size), np.complex64)
+        s0, s1 = max(w0, 0), min(w0 + size, nl)
+        t0, t1 = max(v0, 0), min(v0 + size, ns)
+        if s0 < s1 and t0 < t1:
+            window[s0 - w0:s1 - w0, t0 - v0:t1 - v0] = sec[s0:s1, t0:t1]
+        moved = resample_burst(window, a_win, r_win, threads=1,
+                               phase=_window_phase(sec_phase, w0, w0 + size, v0, v0 + size,
+                                                   sec.shape))
+        out[i] = moved[m:m + patch, m:m + patch]
     return out
 
 
