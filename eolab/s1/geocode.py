@@ -55,7 +55,7 @@ def map_grid(aoi: Any, *, resolution: float, crs: Any = None) -> xr.DataArray:
     ys = y1 - r * (np.arange(int(round((y1 - y0) / r))) + 0.5)
     grid = xr.DataArray(np.full((ys.size, xs.size), np.nan, np.float32), dims=("y", "x"),
                         coords={"y": ys, "x": xs}, name="grid")
-    return grid.rio.write_crs(target)
+    return grid.rio.write_crs(target, inplace=True)
 
 
 def _lattice(n: int, step: int) -> np.ndarray:
@@ -123,7 +123,7 @@ def radar_coordinates(like: xr.DataArray, orbit: Orbit, grid: RadarGrid, *,
     ds = xr.Dataset(out, coords={"y": like.y, "x": like.x})
     ds["line"].attrs = {"long_name": "radar line (azimuth) of the pixel centre", "units": "1"}
     ds["pixel"].attrs = {"long_name": "radar pixel (range) of the pixel centre", "units": "1"}
-    return ds.rio.write_crs(like.rio.crs)
+    return ds.rio.write_crs(like.rio.crs, inplace=True)  # no copy of the fields
 
 
 def geocode(data: xr.DataArray | np.ndarray, coords: xr.Dataset, *,
@@ -182,4 +182,4 @@ def geocode(data: xr.DataArray | np.ndarray, coords: xr.Dataset, *,
     attrs = dict(data.attrs) if isinstance(data, xr.DataArray) else {}
     out = xr.DataArray(result, dims=("y", "x"), coords={"y": coords.y, "x": coords.x},
                        name=name, attrs=attrs)
-    return out.rio.write_crs(coords.rio.crs)
+    return out.rio.write_crs(coords.rio.crs, inplace=True)
