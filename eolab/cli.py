@@ -154,6 +154,65 @@ def _cmd_flood_mask(args: argparse.Namespace) -> int:
     return 0
 
 
+def _readable(path: str, what: str) -> str:
+    if not os.path.isfile(path):
+        raise EolabError(f"{what} {path} not found")
+    return path
+
+
+def _cmd_generate_mapping(args: argparse.Namespace) -> int:
+    from eolab.linked.mapping import cli_generate_mapping
+
+    text = cli_generate_mapping(_readable(args.layer, "layer"), output=args.output,
+                                base_iri=args.base_iri, rml=args.rml, style=args.style,
+                                overwrite=args.overwrite)
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def _cmd_dump_rdf(args: argparse.Namespace) -> int:
+    from eolab.linked.export import cli_dump_rdf
+
+    report = cli_dump_rdf(_readable(args.mapping, "mapping"), output=args.output,
+                          base_iri=args.base_iri, shapefile=_readable(args.shapefile, "layer"),
+                          format=args.format, crs84=args.crs84, overwrite=args.overwrite)
+    print(f"{report.features} features, {report.triples} triples -> {report.path}",
+          file=sys.stderr)
+    return 0
+
+
+def _cmd_admin_units(args: argparse.Namespace) -> int:
+    from eolab.linked.admin import cli_admin_units
+
+    report = cli_admin_units(_readable(args.input, "boundary file"), output=args.output,
+                             name_field=args.name_field, code_field=args.code_field,
+                             level=args.level, language=args.language, crs84=args.crs84,
+                             layer=args.layer, overwrite=args.overwrite)
+    print(f"{report.features} units, {report.triples} triples -> {report.path}", file=sys.stderr)
+    return 0
+
+
+def _cmd_store_load(args: argparse.Namespace) -> int:
+    from eolab.linked.queries import cli_load
+
+    n = cli_load(args.db, _readable(args.file, "RDF file"), graph=args.graph, format=args.format)
+    print(f"{n} triples loaded", file=sys.stderr)
+    return 0
+
+
+def _cmd_store_query(args: argparse.Namespace) -> int:
+    from eolab.linked.queries import cli_query
+
+    text = cli_query(args.db, _readable(args.query, "query file"), format=args.format,
+                     output=args.output)
+    if args.output is None:
+        sys.stdout.write(text)
+    return 0
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from eolab.io.sentinel2 import read_metadata
 
@@ -261,6 +320,59 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep only the flooding class, drop clouds -> flood_extent.gpkg")
     _add_service_options(p)
     p.set_defaults(func=_cmd_flood_mask)
+
+    p = sub.add_parser("geotriples", help="GeoTriples-compatible mappings and RDF dumps")
+    gsub = p.add_subparsers(dest="geotriples_command", metavar="ACTION")
+    g = gsub.add_parser("generate_mapping", help="R2RML/RML mapping of a Shapefile/GeoPackage")
+    g.add_argument("layer", help="Shapefile or GeoPackage")
+    g.add_argument("-o", "--output", default=None, help="mapping file (default: standard output)")
+    g.add_argument("-b", "--base-iri", required=True, help="base IRI, e.g. http://ai.di.uoa.gr/flood/")
+    g.add_argument("-rml", "--rml", action="store_true", help="RML instead of R2RML")
+    g.add_argument("--style", choices=["tutorial", "geotriples"], default="tutorial",
+                   help="property naming: the tutorial's has_<field> (default) or GeoTriples' own")
+    g.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    g.set_defaults(func=_cmd_generate_mapping)
+    g = gsub.add_parser("dump_rdf", help="apply a mapping to a layer, write N-Triples/Turtle")
+    g.add_argument("mapping", help="R2RML/RML mapping (Turtle)")
+    g.add_argument("-o", "--output", required=True, help="RDF file (.nt or .ttl)")
+    g.add_argument("-b", "--base-iri", default="http://ai.di.uoa.gr/flood/",
+                   help="base IRI of features and geometries")
+    g.add_argument("-sh", "--shapefile", required=True, help="Shapefile or GeoPackage")
+    g.add_argument("-f", "--format", choices=["nt", "ttl"], default=None)
+    g.add_argument("--crs84", action="store_true",
+                   help="WKT in CRS84 (strict GeoSPARQL 1.1) instead of EPSG:4326")
+    g.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    g.set_defaults(func=_cmd_dump_rdf)
+    p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
+
+    p = sub.add_parser("admin-units", help="boundary file -> GADM-vocabulary RDF")
+    p.add_argument("-i", "--input", required=True, help="boundary file (GeoPackage, GeoJSON...)")
+    p.add_argument("-o", "--output", required=True, help="RDF file (.nt or .ttl)")
+    p.add_argument("--name-field", default=None, help="field holding the unit names")
+    p.add_argument("--code-field", default=None, help="field holding unique unit codes")
+    p.add_argument("--level", default=None, help="national level, e.g. 3rdOrder")
+    p.add_argument("--language", default="en", help="language tag of the names (en)")
+    p.add_argument("--layer", default=None, help="layer of a multi-layer file")
+    p.add_argument("--crs84", action="store_true", help="WKT in CRS84 instead of EPSG:4326")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.set_defaults(func=_cmd_admin_units)
+
+    p = sub.add_parser("store", help="GeoSPARQL store: load RDF layers, run SPARQL queries")
+    ssub2 = p.add_subparsers(dest="store_command", metavar="ACTION")
+    q = ssub2.add_parser("load", help="load an RDF file into a named graph, replacing it")
+    q.add_argument("--db", required=True, help="store folder (created if missing) or SPARQL "
+                   "endpoint URL")
+    q.add_argument("file", help="RDF file (.nt, .ttl, ...)")
+    q.add_argument("--graph", default=None, help="named graph IRI (default: the file's URI)")
+    q.add_argument("--format", default=None, help="RDF format when the extension does not say")
+    q.set_defaults(func=_cmd_store_load)
+    q = ssub2.add_parser("query", help="run a SPARQL query file")
+    q.add_argument("--db", required=True, help="store folder or SPARQL endpoint URL")
+    q.add_argument("query", help="file holding the query (.rq)")
+    q.add_argument("--format", choices=["csv", "json", "geojson"], default="csv")
+    q.add_argument("-o", "--output", default=None, help="output file (default: standard output)")
+    q.set_defaults(func=_cmd_store_query)
+    p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
 
     p = sub.add_parser("info", help="show the metadata of a Sentinel-2 L2A product")
     p.add_argument("product", help="SAFE zip or folder")
