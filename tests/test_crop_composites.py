@@ -134,6 +134,8 @@ def test_monthly__bad_input_raises_typed_errors():
         monthly(da, clear=clear.assign_coords(time=clear.time + pd.Timedelta("1D")))
     with pytest.raises(RasterError, match="before"):
         monthly(da, clear=clear, months=("2018-05", "2018-01"))
+    with pytest.raises(RasterError, match="mask options"):
+        monthly(da, clear=clear, snow=True)
     with pytest.raises(EolabError):
         month_range("2018-02", "2018-01")
 
@@ -170,6 +172,11 @@ def test_cube__written_as_int16_with_scale_and_opened_lazily(tmp_path):
     assert out["clear_count"].values[0, 0, 1] == 1      # January: date 1 cloudy there
     assert out["clear_count"].values[0, 3, 0] == 2      # shadow only on date 3 (March)
     assert out["clear_count"].values[2, 3, 0] == 2
+    # SCL options: snow masked on request, clouds grown by a dilation
+    snowy = cube.assign(scl=cube["scl"].where(cube["scl"] != 4, 11).astype("int8"))
+    assert monthly(snowy)["clear_count"].values[0, 3, 0] == 2
+    assert monthly(snowy, snow=True)["clear_count"].values[0, 3, 0] == 0
+    assert monthly(cube, dilation=1)["clear_count"].values[0, 2, 1] == 1   # next to a cloud
 
 
 def test_cube__bad_files_raise_typed_errors(tmp_path):

@@ -186,6 +186,10 @@ def monthly(
         The Dataset variable to composite.
     time, band, y, x
         Dimension names.
+    **mask_options
+        ``snow``, ``dilation``, ``classes`` of the SCL mask (only without ``clear``).
+        Mask snow (``snow=True``) to match TimeSen2Crop's flags, where snow is
+        not a clear observation.
 
     Returns
     -------
@@ -208,6 +212,9 @@ def monthly(
         raise RasterError(f"unknown statistic {statistic!r}; choose one of {STATISTICS}")
     if fill not in FILLS:
         raise RasterError(f"unknown fill {fill!r}; choose one of {FILLS}")
+    if clear is not None and mask_options:
+        raise RasterError(f"mask options {sorted(mask_options)} apply to the SCL mask only; "
+                          "with clear= given, build that mask with them instead")
     if isinstance(cube, xr.Dataset):
         name = _pick_variable(cube, variable, time)
         values = cube[name]
