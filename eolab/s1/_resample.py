@@ -61,22 +61,29 @@ def _padded_kernel(taps: int, spread: int) -> np.ndarray:
     return table.ravel()
 
 
-def split_offset(offset: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int]:
+def split_offset(offset: np.ndarray) -> tuple[np.ndarray | None, np.ndarray, int, int]:
     """Integer part, table column of the fraction, and the integer range of an offset tile.
 
     The offset is rounded to the table grid first (x·TABLE is exact in binary
     floating point), so a fraction that rounds up to a whole sample becomes
     column 0 of the next integer shift instead of column TABLE of this one.
+    When the whole tile has one integer part (smooth offsets: most tiles),
+    the integer part is not returned (None).
     """
     off = offset if offset.dtype.kind == "f" else offset.astype(np.float64)
-    index = np.rint(off * TABLE).astype(np.intp)
-    shift = index >> _TABLE_BITS
-    index &= TABLE - 1
     smin = int(np.rint(float(off.min()) * TABLE)) >> _TABLE_BITS
     smax = int(np.rint(float(off.max()) * TABLE)) >> _TABLE_BITS
     if smax - smin > _MAX_SPREAD:
         raise RasterError(f"offsets vary by {smax - smin} samples within one {_TILE[0]} × "
                           f"{_TILE[1]} tile; resample_burst expects smooth offset fields")
+    scaled = np.multiply(off, TABLE)
+    np.rint(scaled, out=scaled)
+    if smin == smax:
+        scaled -= smin * TABLE  # exact: small integers
+        return None, scaled.astype(np.intp), smin, smax
+    index = scaled.astype(np.intp)
+    shift = index >> _TABLE_BITS
+    index &= TABLE - 1
     return shift, index, smin, smax
 
 
@@ -94,7 +101,8 @@ class _Work:
         return buf[:size].reshape(shape)
 
 
-def taps_pass(src: np.ndarray, origin: int, split: tuple[np.ndarray, np.ndarray, int, int],
+def taps_pass(src: np.ndarray, origin: int,
+              split: tuple[np.ndarray | None, np.ndarray, int, int],
               taps: int, axis: int, out: np.ndarray, work: _Work) -> None:
     """out[:, i] = Σ_k src[:, i + origin + shift_i − taps/2 + 1 + k]·w_k(frac_i) on ``axis``.
 
@@ -112,6 +120,7 @@ def taps_pass(src: np.ndarray, origin: int, split: tuple[np.ndarray, np.ndarray,
         table = kernel(taps)
         rows = [(table[k], frac) for k in range(taps)]
     else:
+        assert shift is not None
         flat = _padded_kernel(taps, spread)
         index = (spread - (shift - smin)) * (TABLE + 1) + frac
         rows = [(flat[j * (TABLE + 1):], index) for j in range(taps + spread)]
