@@ -10,7 +10,9 @@ added to the geometric field before resampling again.
 
 Resampling is separable: a range pass then an azimuth pass of a
 Kaiser-windowed sinc (``taps`` samples, 8 by default, weights from a table
-at 1/1024 sample), vectorised over rows; the range pass runs on the
+at 1/1024 sample), tile by tile on threads with no full-size intermediate
+(:mod:`eolab.s1._resample`; ``benchmarks/bench_s1_burst.py`` times it on a
+full burst); the range pass runs on the
 secondary's rows with the range offsets of the same row index, which
 assumes smooth fields (∂rg/∂line × az_offset ≪ 1 sample). TOPS bursts are deramped on the
 secondary grid first and reramped after with the phase evaluated at the
@@ -59,7 +61,7 @@ def resample_burst(burst: Any, az_offset: Any, rg_offset: Any, *,
     taps : int
         Length of the windowed-sinc kernel (even, ≥ 4).
     threads : int, optional
-        Threads over row chunks (default ``min(4, os.cpu_count())``).
+        Threads over tiles of 64 × 1024 samples (default ``min(4, os.cpu_count())``).
 
     Returns
     -------
