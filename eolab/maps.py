@@ -4,6 +4,13 @@ Every function here draws on a :class:`folium.Map` made by :func:`new_map`:
 the AOI, vector layers (any CRS, reprojected to EPSG:4326) and raster
 previews (warped to Web Mercator and embedded as PNG data URLs).
 
+Maps from SPARQL queries, as Sextant drew them in the tutorial:
+:func:`sparql_layer` turns the rows of a SELECT query on a GeoSPARQL store into a
+layer (its WKT variable the geometry, the other variables tooltips, a colour ramp
+on a variable such as ``floodLevel``), :func:`query_map` puts several on one map
+with a layer control, fitted to their data, and :func:`save_map` writes the page.
+:func:`cli_map` is ``eolab map --db DIR --layer NAME=query.rq ... -o map.html``.
+
 Offline maps
 ------------
 Folium loads Leaflet, jQuery, Bootstrap and Font-Awesome from CDNs, so
@@ -23,18 +30,25 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import folium
 import xarray as xr
+from branca.element import MacroElement
+from folium.template import Template
 
 from eolab._leaflet_offline import OFFLINE_ENV_VAR, _OfflineMap, resolve_offline
-from eolab._map_style import _category_colors, _Legend
+from eolab._map_style import _NODATA_COLOR, _category_colors, _colormap, _escape, _label, _Legend
 from eolab._raster_preview import _png_data_url, raster_preview
 from eolab.aoi import AOILike, aoi_to_crs
 from eolab.errors import CRSError, LayerError
+
+if TYPE_CHECKING:
+    from eolab.linked.store import GeoStore
 
 __all__ = [
     "LayerError",
@@ -47,6 +61,11 @@ __all__ = [
     "raster_preview",
     "add_layer_control",
     "save_map",
+    "LAYER_PALETTE",
+    "QueryLayer",
+    "sparql_layer",
+    "query_map",
+    "cli_map",
 ]
 
 
@@ -261,9 +280,30 @@ def add_vector(
         colors, entries = _category_colors(sub[column], cmap, max_categories)
     else:
         colors = [color] * len(sub)
-    sub["_eolab_color"] = colors
-    data = json.loads(sub.to_json(na="null", drop_id=True))
+    layer = _draw(m, sub, colors, name=name, fields=fields, style=style, show=show)
+    if legend and entries:
+        m.add_child(_Legend(f"{name}: {column}" if column != name else name, entries))
+    return layer
 
+
+def _draw(m: folium.Map, sub: Any, colors: Sequence[str], *, name: str, fields: Sequence[str],
+          style: Mapping[str, Any] | None, show: bool) -> folium.GeoJson:
+    """Add an EPSG:4326 GeoDataFrame as GeoJSON, one colour per feature, safe tooltips.
+
+    Tooltips are HTML (Leaflet sets ``innerHTML``) and folium renders every script twice
+    as a Jinja template: text values are HTML-escaped and their braces written as
+    entities, so a value such as ``<img onerror=...>`` or ``{{ ... }}`` shows as typed.
+    """
+    props = sub.drop(columns=sub.geometry.name)
+    props = props.rename(columns={c: _escape(c) for c in props.columns})
+    for col in props.columns:
+        if props[col].dtype == object:
+            props[col] = props[col].map(lambda v: _escape(v) if isinstance(v, str) else v)
+    props["_eolab_color"] = list(colors)
+    import geopandas as gpd
+
+    out = gpd.GeoDataFrame(props, geometry=sub.geometry.values, crs=sub.crs)
+    data = json.loads(out.to_json(na="null", drop_id=True))
     user_style = dict(style or {})
 
     def style_function(feature: Mapping[str, Any]) -> dict[str, Any]:
@@ -271,13 +311,12 @@ def add_vector(
         return {"color": c, "fillColor": c, "weight": 1.5, "opacity": 1.0,
                 "fillOpacity": 0.6, **user_style}
 
+    keys = [_escape(f) for f in fields]
     layer = folium.GeoJson(
-        data, name=name, style_function=style_function, show=show,
-        tooltip=folium.GeoJsonTooltip(fields=fields) if fields else None,
+        data, name=_escape(name), style_function=style_function, show=show,
+        tooltip=folium.GeoJsonTooltip(fields=keys) if keys else None,
     )
     layer.add_to(m)
-    if legend and entries:
-        m.add_child(_Legend(f"{name}: {column}" if column != name else name, entries))
     return layer
 
 
@@ -382,3 +421,389 @@ def save_map(m: folium.Map, path: str | os.PathLike[str]) -> Path:
     with atomic_path(final) as tmp:
         tmp.write_bytes(page.encode("utf-8"))
     return final
+
+
+# --------------------------------------------------------------------------- SPARQL layers
+
+#: Colours of layers drawn in one colour (no ``color_by``), in layer order.
+LAYER_PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
+                 "#e377c2", "#17becf", "#bcbd22", "#7f7f7f")
+
+
+@dataclass(frozen=True)
+class QueryLayer:
+    """A map layer made from the rows of a SPARQL SELECT query (see :func:`sparql_layer`).
+
+    Attributes
+    ----------
+    name
+        Layer name in the layer control and legend.
+    data
+        The rows in EPSG:4326 (longitude, latitude): the geometry column and the other
+        variables as attributes, rows without geometry left out.
+    color_by
+        Attribute that colours the features, or None for one colour.
+    cmap
+        Matplotlib colormap (name or object) of ``color_by``.
+    color
+        Colour of every feature when ``color_by`` is None (None: the map picks one
+        from :data:`LAYER_PALETTE`).
+    tooltip
+        Attributes shown when hovering a feature.
+    style
+        Leaflet path options overriding the defaults (``weight``, ``fillOpacity``...).
+    query
+        The SPARQL text the rows came from.
+    """
+
+    name: str
+    data: Any
+    color_by: str | None = None
+    cmap: str | Any = "viridis"
+    color: str | None = None
+    tooltip: tuple[str, ...] = ()
+    style: Mapping[str, Any] = field(default_factory=dict)
+    query: str = ""
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(west, south, east, north) of the features in degrees."""
+        west, south, east, north = (float(v) for v in self.data.total_bounds)
+        return west, south, east, north
+
+    def colors(self, *, max_categories: int = 12) -> tuple[list[str], list[tuple[str, str]]]:
+        """Hex colour of every feature and the legend entries (empty for one colour).
+
+        A numeric ``color_by`` is a ramp proportional to the value: ``cmap`` runs from the
+        smallest to the largest value in the layer (a layer of one value takes the
+        middle of the ramp). The legend lists every value when there are at most
+        ``max_categories`` of them, otherwise five ticks. Text values are categories.
+        Missing values are grey.
+        """
+        if self.color_by is None:
+            return [self.color or LAYER_PALETTE[0]] * len(self.data), []
+        return _ramp_colors(self.data[self.color_by], self.cmap, max_categories)
+
+    def add_to(self, m: folium.Map, *, color: str | None = None, legend: bool = True,
+               show: bool = True, max_categories: int = 12) -> folium.GeoJson:
+        """Draw the layer on ``m`` (``color`` replaces a missing :attr:`color`)."""
+        layer = self if color is None or self.color is not None else replace(self, color=color)
+        colors, entries = layer.colors(max_categories=max_categories)
+        drawn = _draw(m, self.data, colors, name=self.name, fields=self.tooltip,
+                      style=self.style, show=show)
+        if legend and entries:
+            title = self.name if self.color_by == self.name else f"{self.name}: {self.color_by}"
+            m.add_child(_Legend(title, entries))
+        return drawn
+
+
+def _ramp_colors(values: Any, cmap: Any, max_categories: int
+                 ) -> tuple[list[str], list[tuple[str, str]]]:
+    import numpy as np
+    import pandas as pd
+    from matplotlib.colors import Normalize, to_hex
+
+    series = pd.Series(values).reset_index(drop=True)
+    if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+        return _category_colors(series.map(lambda v: v if v is None else str(v)),
+                                cmap, max_categories)
+    cm = _colormap(cmap or "viridis")
+    present = np.sort(series.dropna().unique().astype(float))
+    if len(present) == 0:
+        return [_NODATA_COLOR] * len(series), [(_NODATA_COLOR, "no data")]
+    vmin, vmax = float(present[0]), float(present[-1])
+
+    def hexcolor(v: float) -> str:
+        return to_hex(cm(0.5 if vmax == vmin else Normalize(vmin, vmax)(v)))
+
+    colors = [hexcolor(float(v)) if pd.notna(v) else _NODATA_COLOR for v in series]
+    shown = present if len(present) <= max_categories else np.linspace(vmin, vmax, 5)
+    entries = [(hexcolor(float(v)), _label(v) if len(present) <= max_categories
+                else f"{v:.4g}") for v in shown]
+    if series.isna().any():
+        entries.append((_NODATA_COLOR, "no data"))
+    return colors, entries
+
+
+def sparql_layer(
+    store: GeoStore,
+    query: str,
+    *,
+    name: str,
+    geometry: str | None = None,
+    color_by: str | None = None,
+    cmap: str | Any = "viridis",
+    color: str | None = None,
+    tooltip: str | Sequence[str] | bool | None = None,
+    style: Mapping[str, Any] | None = None,
+    bindings: Mapping[str, object] | None = None,
+) -> QueryLayer:
+    """A map layer from a SPARQL SELECT query, as Sextant draws one.
+
+    The WKT column becomes the geometry (read with
+    :func:`eolab.linked.queries.to_geodataframe`: EPSG:4326 and CRS84 literals are
+    longitude first, projected CRSs are reprojected), the other variables become
+    attributes shown in tooltips.
+
+    Parameters
+    ----------
+    store
+        Any :class:`eolab.linked.store.GeoStore` (embedded or remote).
+    query
+        SPARQL SELECT text, e.g. :data:`eolab.linked.queries.QUERY_2B`.
+    name
+        Layer name in the layer control.
+    geometry
+        The WKT variable (without ``?``); None: the first variable holding WKT.
+    color_by
+        Variable that colours the features, e.g. ``"floodLevel"``: numbers as a colour
+        ramp proportional to the value, text as categories (see :meth:`QueryLayer.colors`).
+    cmap
+        Matplotlib colormap (name or object) for ``color_by``.
+    color
+        Colour of every feature when ``color_by`` is None; None lets
+        :func:`query_map` pick one per layer.
+    tooltip
+        Variables shown on hover. None: every variable but the geometry and other WKT
+        columns; False or ``[]``: none.
+    style
+        Leaflet path options overriding the defaults (``weight``, ``fillOpacity``,
+        ``color``...).
+    bindings
+        Values bound to query variables as RDF terms (never pasted into the text).
+
+    Returns
+    -------
+    QueryLayer
+        The rows in EPSG:4326 with their style; draw it with :func:`query_map` or
+        :meth:`QueryLayer.add_to`.
+
+    Raises
+    ------
+    QueryError
+        If the query is invalid, not a SELECT, or has no WKT variable.
+    LayerError
+        If it returns no row with a geometry, or ``color_by``/``tooltip`` name unknown
+        variables.
+    """
+    from eolab.linked.queries import run, to_geodataframe, wkt_columns
+
+    if not isinstance(name, str) or not name.strip():
+        raise LayerError("a query layer needs a non-empty name")
+    _colormap(cmap or "viridis")                         # an unknown name fails before querying
+    frame = run(store, query, bindings=bindings)
+    if len(frame) == 0:
+        raise LayerError(f"layer {name!r}: the query returned no rows, nothing to draw")
+    if geometry is not None and geometry.startswith("?"):
+        geometry = geometry[1:]
+    gdf = to_geodataframe(frame, geometry=geometry)
+    missing = gdf.geometry.isna() | gdf.geometry.is_empty
+    if missing.all():
+        raise LayerError(f"layer {name!r}: none of the {len(gdf)} rows has a geometry")
+    if missing.any():
+        warnings.warn(f"layer {name!r}: {int(missing.sum())} of {len(gdf)} rows have no "
+                      "geometry and are not drawn", stacklevel=2)
+        gdf = gdf[~missing]
+    invalid = ~gdf.geometry.is_valid
+    if invalid.any():
+        import shapely
+
+        gdf = gdf.copy()
+        gdf.loc[invalid, gdf.geometry.name] = shapely.make_valid(gdf.geometry[invalid].values)
+    attributes = [c for c in gdf.columns if c != gdf.geometry.name]
+    if tooltip is None:
+        other_wkt = set(wkt_columns(gdf[attributes])) if attributes else set()
+        fields = [c for c in attributes if c not in other_wkt]
+    elif tooltip is False:
+        fields = []
+    elif tooltip is True:
+        fields = attributes
+    else:
+        fields = [tooltip] if isinstance(tooltip, str) else list(tooltip)
+    unknown = [c for c in ([color_by] if color_by else []) + fields if c not in attributes]
+    if unknown:
+        raise LayerError(f"layer {name!r}: no variable(s) {unknown} in the query's results; "
+                         f"available: {attributes}")
+    gdf = gdf.reset_index(drop=True)
+    for col in fields:
+        if gdf[col].dtype == object:
+            gdf[col] = gdf[col].map(lambda v: None if v is None else str(v))
+    return QueryLayer(name=name, data=gdf, color_by=color_by, cmap=cmap, color=color,
+                      tooltip=tuple(fields), style=dict(style or {}), query=query)
+
+
+def query_map(
+    layers: Sequence[QueryLayer],
+    *,
+    title: str | None = None,
+    basemap: str | folium.TileLayer | None = "OpenStreetMap",
+    offline: bool | None = None,
+    collapsed: bool = False,
+    width: str | int = "100%",
+    height: str | int = "100%",
+) -> folium.Map:
+    """Several query layers on one map, with a layer control, fitted to their data.
+
+    Parameters
+    ----------
+    layers
+        Layers from :func:`sparql_layer`, drawn in order (the last on top). Layers
+        without ``color_by`` or ``color`` take the colours of :data:`LAYER_PALETTE`.
+    title
+        Shown at the top of the map and as the page's title.
+    basemap
+        Tiles of online maps (see :func:`new_map`); offline maps draw none.
+    offline
+        ``True``: a self-contained page that renders without a network (inline Leaflet);
+        ``None``: decided by :func:`resolve_offline`.
+    collapsed
+        Fold the layer control into an icon.
+    width, height
+        Size of the map in its page.
+
+    Returns
+    -------
+    folium.Map
+        The map; save it with :func:`save_map`.
+
+    Raises
+    ------
+    LayerError
+        If ``layers`` is empty, holds something else than query layers, or two layers
+        share a name.
+    """
+    layers = list(layers)
+    if not layers:
+        raise LayerError("query_map needs at least one layer")
+    bad = [type(x).__name__ for x in layers if not isinstance(x, QueryLayer)]
+    if bad:
+        raise LayerError(f"query_map takes layers from sparql_layer(), got {bad}")
+    names = [x.name for x in layers]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise LayerError(f"layer names must differ (the layer control shows them): {twice}")
+    m = new_map(offline=offline, tiles=basemap, width=width, height=height, zoom_start=2)
+    plain = 0
+    for layer in layers:
+        pick = None
+        if layer.color_by is None and layer.color is None:
+            pick = LAYER_PALETTE[plain % len(LAYER_PALETTE)]
+            plain += 1
+        layer.add_to(m, color=pick)
+    add_layer_control(m, collapsed=collapsed)
+    bounds = [x.bounds for x in layers]
+    m.fit_bounds(_latlon_bounds((min(b[0] for b in bounds), min(b[1] for b in bounds),
+                                 max(b[2] for b in bounds), max(b[3] for b in bounds))))
+    if title:
+        m.get_root().title = _escape(title)
+        m.add_child(_Title(title))
+    return m
+
+
+class _Title(MacroElement):
+    """A title box at the top centre of the map."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+            (function () {
+                var div = L.DomUtil.create("div", "eolab-title",
+                                           {{ this._parent.get_name() }}.getContainer());
+                div.style.cssText = "position:absolute;top:8px;left:50%;" +
+                    "transform:translateX(-50%);z-index:1000;pointer-events:none;" +
+                    "background:rgba(255,255,255,0.9);padding:4px 10px;border-radius:4px;" +
+                    "font:bold 15px/1.4 sans-serif;box-shadow:0 1px 4px rgba(0,0,0,0.3);";
+                div.innerHTML = {{ this.body|tojson }};
+            })();
+        {% endmacro %}
+    """)
+
+    def __init__(self, title: str) -> None:
+        super().__init__()
+        self._name = "Title"
+        self.body = _escape(title)
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def _layer_specs(specs: Sequence[str]) -> list[tuple[str, Path]]:
+    out: list[tuple[str, Path]] = []
+    for spec in specs:
+        name, sep, file = str(spec).partition("=")
+        name, file = name.strip(), file.strip()
+        if not sep or not name or not file:
+            raise LayerError(f"--layer {spec!r}: write NAME=QUERY_FILE, e.g. "
+                             "'flood=query2b.rq'")
+        out.append((name, Path(file)))
+    names = [n for n, _ in out]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise LayerError(f"--layer: each layer needs its own name; repeated: {twice}")
+    return out
+
+
+def cli_map(
+    db: str | os.PathLike[str],
+    layers: Sequence[str],
+    output: str | os.PathLike[str],
+    *,
+    title: str | None = None,
+    color_by: Sequence[str] = (),
+    cmap: str = "viridis",
+    offline: bool = True,
+) -> Path:
+    """``eolab map --db DIR --layer NAME=query.rq ... -o map.html``: a standalone map page.
+
+    Each ``NAME=FILE`` runs the SELECT query in ``FILE`` on the store ``db`` (a folder
+    opened read-only, or an endpoint URL) and draws its rows as layer ``NAME``;
+    ``color_by`` entries ``NAME=VARIABLE`` colour a layer by a variable (a ramp for
+    numbers). Every query runs before anything is written; the page is written to a
+    temporary name and renamed, so a failure leaves no partial file.
+
+    Returns
+    -------
+    pathlib.Path
+        The page written.
+
+    Raises
+    ------
+    LayerError
+        For a malformed ``--layer`` or ``--color-by``, a missing query file or a query
+        that returns no geometry.
+    QueryError, StoreError
+        For an invalid query or a store that cannot be opened.
+    """
+    from eolab.errors import QueryError
+    from eolab.linked.store import open_store
+
+    specs = _layer_specs(layers)
+    if not specs:
+        raise LayerError("eolab map needs at least one --layer NAME=QUERY_FILE")
+    colouring: dict[str, str] = {}
+    for spec in color_by:
+        name, sep, var = str(spec).partition("=")
+        if not sep or not name.strip() or not var.strip():
+            raise LayerError(f"--color-by {spec!r}: write NAME=VARIABLE, e.g. "
+                             "'flood=floodLevel'")
+        if name.strip() not in dict(specs):
+            raise LayerError(f"--color-by {spec!r}: no layer called {name.strip()!r}")
+        colouring[name.strip()] = var.strip().lstrip("?")
+    texts = {}
+    for name, path in specs:
+        if not path.is_file():
+            raise LayerError(f"layer {name!r}: no query file at {path}")
+        try:
+            texts[name] = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise LayerError(f"layer {name!r}: cannot read {path}: {exc}") from exc
+    location = os.fspath(db)
+    options = {} if location.startswith(("http://", "https://")) else {"read_only": True}
+    drawn = []
+    with open_store(location, **options) as store:
+        for name, path in specs:
+            try:
+                drawn.append(sparql_layer(store, texts[name], name=name,
+                                          color_by=colouring.get(name), cmap=cmap))
+            except (LayerError, QueryError) as exc:
+                raise type(exc)(f"{path}: {exc}") from exc
+    return save_map(query_map(drawn, title=title, offline=offline), output)
