@@ -184,6 +184,44 @@ def _step_flood_mask(samples: Path, outdir: Path) -> list[Path]:
     return paths + [outdir / "flood_area_per_level.csv", outdir / "flood_area_per_unit.csv"]
 
 
+def _step_linked_data(samples: Path, outdir: Path) -> list[Path]:
+    from eolab.io.rasters import atomic_outputs
+    from eolab.linked import (
+        QUERY_1,
+        QUERY_2A,
+        QUERY_2B,
+        EmbeddedStore,
+        generate_mapping,
+        iter_admin_rdf,
+        write_mapping,
+        write_rdf,
+    )
+
+    layer = outdir / "flood_mask.shp"
+    if not layer.exists():
+        raise SampleDataError(f"{layer} is missing; run the flood-mask step first")
+    base = "http://ai.di.uoa.gr/flood/"
+    mapping = generate_mapping(layer, base_iri=base)
+    names = {"mapping": "flood_mask_mapping.ttl", "flood": "flood_mask.nt",
+             "admin": "admin_units.nt", "q1": "query1_flood_areas_per_level.csv",
+             "q2a": "query2a_admin_units_flooded.csv", "q2b": "query2b_flooded_areas.csv"}
+    with atomic_outputs(outdir) as out:
+        write_mapping(mapping, out.path(names["mapping"]), overwrite=True)
+        report = write_rdf(layer, out.path(names["flood"]), mapping=mapping, base_iri=base,
+                           overwrite=True)
+        with open(out.path(names["admin"]), "w", encoding="utf-8") as fh:
+            for chunk in iter_admin_rdf(samples / "admin_units.gpkg", level="3rdOrder"):
+                fh.write(chunk)
+        with EmbeddedStore() as store:  # in memory: the files above are the durable outputs
+            store.load(out.path(names["flood"]), graph=base + "graph/flood_mask")
+            store.load(out.path(names["admin"]), graph="http://www.app-lab.eu/gadm/graph/units")
+            for key, query in (("q1", QUERY_1), ("q2a", QUERY_2A), ("q2b", QUERY_2B)):
+                out.path(names[key]).write_text(store.select(query).to_csv(), encoding="utf-8")
+    print(f"  {report.features} flood polygons, {report.triples} triples; queries 1, 2a, 2b "
+          "answered by the embedded GeoSPARQL store")
+    return [outdir / name for name in names.values()]
+
+
 STEPS: list[Step] = [
     Step("s2-read", "Sentinel-2 L2A of both dates, B3/B4/B8 and SCL at 20 m, clipped to the AOI",
          _step_read_s2),
@@ -195,7 +233,8 @@ STEPS: list[Step] = [
          _step_s2cd),
     Step("flood-mask", "flood polygons with floodLevel (Shapefile, GeoPackage), flooded km²",
          _step_flood_mask),
-    Step("linked-data", "GeoSPARQL RDF, store, the tutorial's queries and maps", None, "issue #5"),
+    Step("linked-data", "GeoTriples-style mapping and RDF, admin units, the tutorial's "
+         "GeoSPARQL queries 1, 2a, 2b", _step_linked_data),
     Step("crop-mapping", "exercise 2: cloud masks, monthly composites, LSTM crop map", None,
          "issue #6"),
 ]
