@@ -184,16 +184,20 @@ def _lattice(n: int, step: int) -> np.ndarray:
 
 def _bilinear(values: np.ndarray, lines: np.ndarray, pixels: np.ndarray,
               shape: tuple[int, int]) -> np.ndarray:
-    """A lattice (lines × pixels) interpolated bilinearly to every sample, float32."""
+    """A lattice (lines × pixels) interpolated bilinearly to every sample, float32.
+
+    Each lattice row is interpolated along the pixels once; the lines between two lattice
+    rows are then lo + w·(hi − lo), in float32, written straight into the output.
+    """
     cols = np.arange(shape[1], dtype=np.float64)
     rows = np.stack([np.interp(cols, pixels, r) for r in values])
-    fl = np.interp(np.arange(shape[0], dtype=np.float64), lines, np.arange(lines.size))
-    i0 = np.minimum(np.floor(fl).astype(int), lines.size - 2)
-    w = (fl - i0)[:, None]
     out = np.empty(shape, np.float32)
-    for r in range(0, shape[0], 256):
-        s = slice(r, r + 256)
-        out[s] = (1.0 - w[s]) * rows[i0[s]] + w[s] * rows[i0[s] + 1]
+    for k in range(lines.size - 1):
+        a, b = int(lines[k]), int(lines[k + 1]) + (1 if k == lines.size - 2 else 0)
+        w = ((np.arange(a, b) - lines[k]) / (lines[k + 1] - lines[k])).astype(np.float32)
+        lo = rows[k].astype(np.float32)
+        np.multiply(w[:, None], (rows[k + 1] - rows[k]).astype(np.float32), out=out[a:b])
+        out[a:b] += lo
     return out
 
 
