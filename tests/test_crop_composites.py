@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from eolab.crop.composites import month_range, monthly
+from eolab.crop.composites import month_range, monthly, write_composites
 from eolab.crop.timeseries import FILL_DN, cube_dataset, open_cube, write_cube
 from eolab.errors import BandError, CRSError, EolabError, ProductError, RasterError
 
@@ -177,6 +177,16 @@ def test_cube__written_as_int16_with_scale_and_opened_lazily(tmp_path):
     assert monthly(snowy)["clear_count"].values[0, 3, 0] == 2
     assert monthly(snowy, snow=True)["clear_count"].values[0, 3, 0] == 0
     assert monthly(cube, dilation=1)["clear_count"].values[0, 2, 1] == 1   # next to a cloud
+    # written and read back: values, flags and CRS
+    saved = write_composites(out, tmp_path / "composites.nc")
+    back = xr.open_dataset(saved, decode_coords="all")
+    np.testing.assert_array_equal(back["filled"].values, out["filled"].values)
+    np.testing.assert_array_equal(back["reflectance"].values, out["reflectance"].values)
+    assert back.rio.crs.to_epsg() == 32633
+    back.close()
+    with pytest.raises(RasterError, match="monthly"):
+        write_composites(cube, tmp_path / "not_composites.nc")
+    assert not (tmp_path / "not_composites.nc").exists()
 
 
 def test_cube__bad_files_raise_typed_errors(tmp_path):

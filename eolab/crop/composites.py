@@ -19,7 +19,9 @@ series, which must be one chunk along time and band (the cube is rechunked).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,9 +30,10 @@ import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
 from eolab.crop.clouds import clear_mask, scl_of
-from eolab.errors import BandError, RasterError
+from eolab.errors import BandError, OutputError, RasterError
+from eolab.io.rasters import atomic_path
 
-__all__ = ["FILLS", "STATISTICS", "month_range", "monthly"]
+__all__ = ["FILLS", "STATISTICS", "month_range", "monthly", "write_composites"]
 
 def _nanmedian(x: np.ndarray, axis: int) -> np.ndarray:
     """Median ignoring NaN along a short axis: sort (NaN last) and take the middle.
@@ -289,3 +292,27 @@ def monthly(
     if crs is not None:
         ds = ds.rio.write_crs(crs)
     return ds
+
+
+def write_composites(composites: xr.Dataset, path: str | os.PathLike[str]) -> Path:
+    """Write :func:`monthly`'s Dataset as NetCDF (float32 values, CRS kept), atomically.
+
+    Computes a lazy Dataset chunk by chunk while writing.
+
+    Raises
+    ------
+    RasterError
+        Not a Dataset from :func:`monthly` (no ``filled`` variable or ``month`` dim).
+    OutputError
+        The file cannot be written.
+    """
+    if "filled" not in composites.data_vars or "month" not in composites.dims:
+        raise RasterError("not monthly composites: expected a 'filled' variable and a 'month' "
+                          "dimension (eolab.crop.composites.monthly)")
+    final = Path(path)
+    try:
+        with atomic_path(final) as tmp:
+            composites.to_netcdf(tmp)
+    except OSError as exc:
+        raise OutputError(f"cannot write the composites {final}: {exc}") from exc
+    return final
