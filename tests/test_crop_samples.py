@@ -249,3 +249,30 @@ def test_write_crop_samples__bad_input_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(OutputError, match="disk full"):
         write_crop_samples(dest)
     assert list(dest.iterdir()) == []                 # no cube, no parcels, no staging
+
+
+def test_write_crop_safe__products_read_back_as_the_cube(tmp_path):
+    from eolab.io.sentinel2 import open_l2a
+    from eolab.samples._crop_safe import SAFE_WINDOW
+    from eolab.samples.crop import write_crop_safe
+
+    scene = simulate_crop_scene()
+    zips = write_crop_safe(tmp_path, count=2, scene=scene)
+    assert len(zips) == 2 and all(z.suffix == ".zip" and "_T33UVP_" in z.name for z in zips)
+    n = SAFE_WINDOW
+    for z in zips:
+        ds = open_l2a(z, bands=["B04", "B08", "SCL"], resolution=10).compute()
+        when = pd.Timestamp(ds.attrs["datetime"]).tz_localize(None)
+        t = int(np.argmin(abs(pd.DatetimeIndex(scene.cube.time.values) - when)))
+        assert abs(pd.Timestamp(scene.cube.time.values[t]) - when) < pd.Timedelta("1s")
+        assert ds.rio.crs.to_epsg() == 32633 and ds.sizes["y"] == ds.sizes["x"] == n
+        cube = scene.cube.isel(time=t, y=slice(0, n), x=slice(0, n))
+        np.testing.assert_allclose(ds["B04"].values, cube["reflectance"].sel(band="B04").values,
+                                   atol=1.01e-4)
+        np.testing.assert_allclose(ds["x"].values, cube["x"].values)
+        np.testing.assert_allclose(ds["y"].values, cube["y"].values)
+        scl20 = open_l2a(z, bands=["SCL"], resolution=20)["SCL"].values
+        np.testing.assert_array_equal(scl20, cube["scl"].values[::2, ::2])
+        assert not np.isin(scl20, (0, 3, 8, 9, 10, 11)).any()        # a clear date
+    with pytest.raises(SampleDataError, match="count"):
+        write_crop_safe(tmp_path, count=0)

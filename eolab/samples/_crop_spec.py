@@ -24,7 +24,7 @@ TILE_ID = "33UVP"
 TRAINING_TILES: dict[str, int] = {"33UVP": 2400, "33UWP": 1600}
 RES = 10.0
 #: Scene: 2 km x 2 km on the Traun-Enns plateau south-west of Linz (tile 33UVP).
-SCENE_ORIGIN = (438000.0, 5342000.0)  # upper-left corner (x, y)
+SCENE_ORIGIN = (438000.0, 5342040.0)  # upper-left corner (x, y), on the tile's 60 m grid
 SCENE_SIZE = 200  # pixels per side
 SEASON_START = date(2017, 9, 1)
 SEASON_END = date(2018, 8, 31)

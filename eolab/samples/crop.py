@@ -46,6 +46,7 @@ from scipy import ndimage
 from eolab.errors import OutputError, SampleDataError
 from eolab.samples._crop_layout import deal_classes, layout, raster
 from eolab.samples._crop_render import Pixels, render, to_dn
+from eolab.samples._crop_safe import write_products
 from eolab.samples._crop_spec import (
     BANDS,
     CROP_CLASSES,
@@ -82,6 +83,7 @@ __all__ = [
     "CropScene",
     "simulate_crop_scene",
     "simulate_timesen2crop",
+    "write_crop_safe",
     "write_crop_samples",
 ]
 
@@ -281,3 +283,29 @@ def write_crop_samples(dest: str | os.PathLike[str], *, seed: int = DEFAULT_SEED
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return outputs
+
+
+def write_crop_safe(dest: str | os.PathLike[str], *, seed: int = DEFAULT_SEED,
+                    count: int = 4, scene: CropScene | None = None) -> list[Path]:
+    """Write ``count`` cloud-free dates of the scene as zipped Sentinel-2 L2A SAFE products.
+
+    The products (tile 33UVP, processing baseline 02.09, relative orbits 122 and 79)
+    cover the upper-left 1980 m x 1980 m of the scene; the bands the scene has are
+    the cube's values (20 and 60 m ones block means), B01 and B09 are stand-ins.
+    Each zip is written atomically by :func:`eolab.samples.s2safe.write_l2a_product`.
+    ``scene`` (from :func:`simulate_crop_scene`) saves simulating it again; ``seed``
+    is then ignored.
+
+    Returns
+    -------
+    list of Path
+        The zips, in date order.
+    """
+    if not 1 <= int(count) <= 20:
+        raise SampleDataError(f"count must be 1-20 products, got {count}")
+    if scene is None:
+        scene = simulate_crop_scene(seed=seed)
+    try:
+        return write_products(Path(dest), scene.cube, scene.weather, int(count))
+    except OSError as exc:
+        raise OutputError(f"cannot write the crop SAFE products into {dest}: {exc}") from exc
