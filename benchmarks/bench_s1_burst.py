@@ -24,8 +24,9 @@ and CPU seconds, 1-minute load average):
 2. ``refine_offsets``: 12 × 24 deramped patches of 64², resampled only there (``offsets=``),
    a constant residual added (``OffsetFit.evaluate(dtype=float32)``);
 3. ``resample_burst``: 8-tap sinc with TOPS deramp/reramp, ``--threads`` threads;
-4. ``coherence``: 3 × 10 window, ``--threads`` threads (``--flat-earth``: with the pair's
-   flat-earth phase removed, as the S1-CD chain does);
+4. ``coherence``: 3 × 10 window, ``--threads`` threads (``--flat-earth``: with the
+   flat-earth phase of the range offsets removed, as the S1-CD chain does; the synthetic pair
+   carries no such phase, so this only measures its cost);
 5. ``sigma0 + multilook``: :func:`~eolab.io.sentinel1.calibrate` of each date in its own
    geometry, on dask chunks (as :func:`~eolab.io.sentinel1.open_slc` gives them), multilooked
    ``--looks`` (mean of linear σ0), and the coherence multilooked the same way;
