@@ -66,7 +66,7 @@ def _run_netcdf(size: int, dates: int, chunk: int) -> dict[str, Any]:
     import numpy as np
 
     from eolab.crop.composites import monthly
-    from eolab.crop.timeseries import open_cube
+    from eolab.crop.timeseries import open_cube, write_cube
 
     refl, clear = _cube(size, dates, chunk)
     scl = (~clear).astype(np.int8) * 9 + clear.astype(np.int8) * 4
@@ -76,7 +76,7 @@ def _run_netcdf(size: int, dates: int, chunk: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "cube.nc"
         with dask.config.set(scheduler="threads", num_workers=2):
-            ds.to_netcdf(path, format="NETCDF3_64BIT")
+            write_cube(ds, path)
             cube = open_cube(path, chunks={"time": -1, "band": -1, "y": chunk, "x": chunk})
             out = monthly(cube)
             filled = float(out["filled"].mean().compute())

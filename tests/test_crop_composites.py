@@ -189,6 +189,13 @@ def test_cube__written_as_int16_with_scale_and_opened_lazily(tmp_path):
     assert not (tmp_path / "not_composites.nc").exists()
 
 
+def test_cube__sub_second_times_survive_netcdf3(tmp_path):
+    ds = _cube_ds().assign_coords(time=TIMES + pd.Timedelta("123456789ns"))
+    back = open_cube(write_cube(ds, tmp_path / "t.nc"), chunks=None)
+    err = np.abs(back.time.values - ds.time.values).max()
+    assert err < np.timedelta64(1, "us")
+
+
 def test_cube__bad_files_raise_typed_errors(tmp_path):
     with pytest.raises(ProductError, match="no cube"):
         open_cube(tmp_path / "missing.nc")

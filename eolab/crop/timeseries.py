@@ -113,9 +113,15 @@ def write_cube(cube: xr.Dataset, path: str | os.PathLike[str]) -> Path:
     if cube.rio.crs is None:
         raise CRSError("the cube has no CRS: use cube_dataset(..., crs=) or .rio.write_crs")
     final = Path(path)
+    engine = _engine()
+    if engine == "scipy" and "time" in cube.coords and "units" not in cube["time"].encoding:
+        times = cube["time"].values.astype("datetime64[ns]").astype(np.int64)
+        if (times % 1_000_000_000).any():  # sub-second times: NetCDF-3 has no int64
+            cube = cube.copy()
+            cube["time"].encoding.update(units="seconds since 1970-01-01", dtype="float64")
     try:
         with atomic_path(final) as tmp:
-            cube.to_netcdf(tmp, format="NETCDF3_64BIT" if _engine() == "scipy" else "NETCDF4")
+            cube.to_netcdf(tmp, format="NETCDF3_64BIT" if engine == "scipy" else "NETCDF4")
     except OSError as exc:
         raise OutputError(f"cannot write the cube {final}: {exc}") from exc
     return final
