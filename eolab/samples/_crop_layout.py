@@ -2,8 +2,10 @@
 
 Fields are rectangles in a frame rotated by a few degrees (a cadastral grid
 does not follow the UTM axes): the area is cut by two roads into blocks, and
-each block is split recursively across its longer side into strips of 1 to 5
-ha, the usual field size of the Traun-Enns plateau. A 10 m gap between fields
+each block is split recursively across its longer side until a piece is
+smaller than a random 1-5 ha (or narrower than 60 m), giving fields of
+about 1-2 ha (median 1.4 ha) as on the Traun-Enns plateau; pieces cut by the scene's edge are kept
+when at least 4 pixels remain. A 10 m gap between fields
 leaves about one pixel of grass margin, roads are 12 m wide. Classes are
 dealt out by quotas from the regional proportions, at least two parcels per
 class, so that every class is present.

@@ -4,7 +4,7 @@ A seeded model of 2 km x 2 km of farmland on the Traun-Enns plateau south-west
 of Linz, on the real Sentinel-2 tile grid 33UVP (EPSG:32633, 10 m), over the
 TimeSen2Crop season (September 2017 to August 2018):
 
-* **fields**: about 150 parcels (1-5 ha strips on a slightly rotated cadastral
+* **fields**: about 230 parcels (strips of about 1-2 ha on a slightly rotated cadastral
   grid), grass margins about one pixel wide between them and two roads; each
   parcel grows one of the 16 TimeSen2Crop classes, dealt out in Upper-Austrian
   proportions (grassland, maize, winter wheat and barley most common), every
@@ -143,7 +143,7 @@ def _scene_weather(seed: int) -> list[Weather]:
 
 
 def simulate_crop_scene(*, seed: int = DEFAULT_SEED, size: int = SCENE_SIZE) -> CropScene:
-    """Simulate the crop scene in memory (about 2 s and 200 MB for the default size).
+    """Simulate the crop scene in memory (seconds; about 0.5 GB for the default size).
 
     Parameters
     ----------
