@@ -294,11 +294,15 @@ def _draw(m: folium.Map, sub: Any, colors: Sequence[str], *, name: str, fields: 
     as a Jinja template: text values are HTML-escaped and their braces written as
     entities, so a value such as ``<img onerror=...>`` or ``{{ ... }}`` shows as typed.
     """
+    import pandas as pd
+
     props = sub.drop(columns=sub.geometry.name)
     props = props.rename(columns={c: _escape(c) for c in props.columns})
     for col in props.columns:
-        if props[col].dtype == object:
-            props[col] = props[col].map(lambda v: _escape(v) if isinstance(v, str) else v)
+        if not (pd.api.types.is_numeric_dtype(props[col])
+                or pd.api.types.is_bool_dtype(props[col])):
+            props[col] = props[col].map(lambda v: _escape(v) if isinstance(v, str) else v,
+                                        na_action="ignore").astype(object)
     props["_eolab_color"] = list(colors)
     import geopandas as gpd
 
@@ -586,6 +590,7 @@ def sparql_layer(
         If it returns no row with a geometry, or ``color_by``/``tooltip`` name unknown
         variables.
     """
+    from eolab.errors import QueryError
     from eolab.linked.queries import run, to_geodataframe, wkt_columns
 
     if not isinstance(name, str) or not name.strip():
@@ -596,6 +601,9 @@ def sparql_layer(
         raise LayerError(f"layer {name!r}: the query returned no rows, nothing to draw")
     if geometry is not None and geometry.startswith("?"):
         geometry = geometry[1:]
+    if geometry is not None and geometry in frame.columns and geometry not in wkt_columns(frame):
+        raise QueryError(f"layer {name!r}: variable {geometry!r} holds no WKT geometry; "
+                         f"WKT variables: {wkt_columns(frame)}")
     gdf = to_geodataframe(frame, geometry=geometry)
     missing = gdf.geometry.isna() | gdf.geometry.is_empty
     if missing.all():
@@ -625,9 +633,6 @@ def sparql_layer(
         raise LayerError(f"layer {name!r}: no variable(s) {unknown} in the query's results; "
                          f"available: {attributes}")
     gdf = gdf.reset_index(drop=True)
-    for col in fields:
-        if gdf[col].dtype == object:
-            gdf[col] = gdf[col].map(lambda v: None if v is None else str(v))
     return QueryLayer(name=name, data=gdf, color_by=color_by, cmap=cmap, color=color,
                       tooltip=tuple(fields), style=dict(style or {}), query=query)
 
