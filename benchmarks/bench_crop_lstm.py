@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _measure import measure  # noqa: E402
+from _measure import measure
 
 REPO = Path(__file__).resolve().parents[1]
 N_STEPS, N_BANDS, N_CLASSES = 12, 9, 16

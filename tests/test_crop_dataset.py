@@ -210,7 +210,7 @@ def test_read_ucr_crop__bad_file(tmp_path, text, words):
 def test_deduplicate__keeps_first_and_refuses_conflicts():
     x = np.array([[1, 2], [3, 4], [1, 2], [5, np.nan], [5, np.nan]], np.float32)[:, :, None]
     y = np.array([1, 2, 1, 3, 3])
-    xd, yd, keep = deduplicate(x, y)
+    _xd, yd, keep = deduplicate(x, y)
     np.testing.assert_array_equal(keep, [0, 1, 3])
     np.testing.assert_array_equal(yd, [1, 2, 3])
     with pytest.raises(DatasetFormatError, match="different labels"):
@@ -222,6 +222,6 @@ def test_holdout_split__fixed_disjoint_fifth():
     assert te.size == 20 and tr.size == 83
     assert np.intersect1d(tr, te).size == 0
     np.testing.assert_array_equal(np.sort(np.concatenate([tr, te])), np.arange(103))
-    tr2, te2 = holdout_split(103, seed=0)
+    _tr2, te2 = holdout_split(103, seed=0)
     np.testing.assert_array_equal(te, te2)
     assert not np.array_equal(te, holdout_split(103, seed=1)[1])

@@ -32,10 +32,10 @@ def test_confusion_matrix__by_hand():
 
 
 def test_confusion_matrix__label_order_ignore_and_unknown():
-    cm, labels = confusion_matrix(np.array(T).reshape(2, 3), np.array(P).reshape(2, 3),
+    cm, _ = confusion_matrix(np.array(T).reshape(2, 3), np.array(P).reshape(2, 3),
                                   labels=[2, 0, 1])
     np.testing.assert_array_equal(cm, [[1, 0, 0], [0, 2, 1], [1, 0, 1]])
-    cm, labels = confusion_matrix(T + [255, 0], P + [0, 255], ignore=255)
+    cm, _labels = confusion_matrix(T + [255, 0], P + [0, 255], ignore=255)
     assert cm.sum() == 6
     cm, _ = confusion_matrix(T, P, labels=[0, 1])     # pairs involving class 2 dropped
     np.testing.assert_array_equal(cm, [[2, 1], [0, 1]])

@@ -52,6 +52,20 @@ def test_net__shapes_and_nan_handling():
     plain = CropNet(4, 5, hidden_size=8, conv_channels=0, bidirectional=False,
                     num_layers=2).eval()
     assert plain(x).shape == (6, 5)
+    ens = CropNet(4, 5, hidden_size=8, conv_channels=8, members=3).eval()
+    logp = ens(x)
+    assert ens.member_logits(x).shape == (3, 6, 5)
+    # the ensemble's output is the log of the members' mean probabilities
+    mean_p = torch.softmax(ens.member_logits(x), dim=-1).mean(dim=0)
+    torch.testing.assert_close(logp.exp(), mean_p)
+
+
+def test_ensemble__save_load_round_trip(tmp_path):
+    x, y = _problem(n_per_class=10)
+    clf = fit(x, y, members=2, seed=0, **{**SMALL, "epochs": 1})
+    assert clf.architecture["members"] == 2
+    loaded = cm.load(clf.save(tmp_path / "ens"))
+    np.testing.assert_array_equal(loaded.predict_proba(x), clf.predict_proba(x))
 
 
 def test_fit__separable_problem_high_accuracy(trained):

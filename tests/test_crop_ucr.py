@@ -19,7 +19,7 @@ pytestmark = pytest.mark.realdata
 
 
 def test_ucr_split__deduplicated_and_disjoint(realdata):
-    xtr, ytr, xte, yte = ucr_split(realdata / "ucr_crop" / "Crop_TRAIN.tsv")
+    xtr, ytr, xte, _yte = ucr_split(realdata / "ucr_crop" / "Crop_TRAIN.tsv")
     assert xtr.shape[1:] == (46, 1) and np.unique(ytr).size == 24
     # 7200 rows, 680 exact repeats (SOURCE.md): 6520 distinct series, a fifth held out
     assert xtr.shape[0] + xte.shape[0] == 6520 and xte.shape[0] == 1304

@@ -40,7 +40,7 @@ def stratified_split(y: np.ndarray, fraction: float, rng: np.random.Generator
     train, val = [], []
     for cls in np.unique(y):
         idx = rng.permutation(np.flatnonzero(y == cls))
-        n_val = int(round(fraction * idx.size)) if idx.size >= 2 else 0
+        n_val = round(fraction * idx.size) if idx.size >= 2 else 0
         n_val = min(n_val, idx.size - 1)
         val.append(idx[:n_val])
         train.append(idx[n_val:])
@@ -134,7 +134,8 @@ def train_net(x: np.ndarray, y: np.ndarray, n_classes: int, *, arch: dict[str, A
                 xb = augment(xt[sel], std_t, gen, **aug).to(device)
                 yb = yt[sel].to(device)
                 opt.zero_grad(set_to_none=True)
-                loss = loss_fn(net(xb), yb)
+                member_logits = net.member_logits(xb)
+                loss = sum(loss_fn(lg, yb) for lg in member_logits)
                 loss.backward()
                 nn.utils.clip_grad_norm_(net.parameters(), 5.0)
                 opt.step()

@@ -133,7 +133,7 @@ class CropClassifier:
         return arr
 
     def predict_proba(self, x: Any, *, bands: Sequence[str] | None = None,
-                      batch_size: int = 8192, device: str | torch.device = "cpu") -> np.ndarray:
+                      batch_size: int = 4096, device: str | torch.device = "cpu") -> np.ndarray:
         """Class probabilities, float32 ``(samples, classes)``, columns in :attr:`labels` order.
 
         Parameters

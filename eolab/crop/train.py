@@ -11,14 +11,21 @@ recurrent nets overfits fast and learns little from raw values):
 * per-band standardisation with the training data's mean and standard
   deviation (saved with the model), missing values set to the band mean and
   flagged in an extra input channel;
-* a 1-D convolution in front of a one-layer bidirectional LSTM, and mean and
-  max pooling of its outputs over time instead of the last hidden state;
-* augmentation of every batch: random per-band scaling (±5 %), Gaussian
-  jitter (5 % of a band's spread), a shift of up to one time step, and
-  5 % of time steps dropped to missing (so that clouds are expected);
-* AdamW with weight decay, a one-cycle learning-rate schedule, label
-  smoothing, and the weights of the best epoch on a stratified validation
-  split (10 %) kept, with early stopping.
+* a 1-D convolution (64 channels, kernel 5) in front of a one-layer LSTM
+  (64 units), and mean and max pooling of its outputs over time instead of
+  the last hidden state. A bidirectional LSTM scored about the same on the
+  UCR tuning split but costs twice the inference time (the 20,000
+  sequences/s goal on 2 cores); ``bidirectional=True`` and ``members=k``
+  (an ensemble of k networks trained side by side) are options;
+* light augmentation of every batch: random per-band scaling (2 % standard
+  deviation) and Gaussian jitter (2 % of a band's spread); stronger
+  augmentation (5 %, time shifts, dropped steps) lost accuracy on the UCR
+  tuning split, none at all overfitted;
+* dropout 0.2, AdamW with weight decay, a one-cycle learning-rate schedule
+  over 60 epochs, label smoothing 0.1, and the weights of the epoch that
+  scored best on a stratified validation split (10 %) kept. Early stopping is
+  an option, off by default: under the one-cycle schedule the best epochs
+  come late, once the learning rate has come down.
 
 All randomness is seeded; on CPU two runs with the same seed and thread
 count give identical weights.
@@ -39,7 +46,7 @@ from eolab.errors import ModelError
 __all__ = ["AUGMENT_DEFAULTS", "fit"]
 
 #: Default augmentation (see :func:`fit`).
-AUGMENT_DEFAULTS: dict[str, Any] = {"jitter": 0.05, "scale": 0.05, "mask": 0.05, "shift": 1}
+AUGMENT_DEFAULTS: dict[str, Any] = {"jitter": 0.02, "scale": 0.02, "mask": 0.0, "shift": 0}
 
 
 def _class_weights(spec: Any, y_idx: np.ndarray, labels: np.ndarray) -> np.ndarray | None:
@@ -63,9 +70,9 @@ def _class_weights(spec: Any, y_idx: np.ndarray, labels: np.ndarray) -> np.ndarr
 
 
 def fit(X: Any, y: Any, *, bands: list[str] | tuple[str, ...] | None = None, seed: int = 0,
-        epochs: int = 40, batch_size: int = 64, learning_rate: float = 3e-3,
+        epochs: int = 60, batch_size: int = 128, learning_rate: float = 5e-3,
         weight_decay: float = 1e-2, label_smoothing: float = 0.1,
-        validation_fraction: float = 0.1, early_stopping: int | None = 15,
+        validation_fraction: float = 0.1, early_stopping: int | None = None,
         class_weight: Any = None, augment: Mapping[str, Any] | None = None,
         hidden_size: int = ARCH_DEFAULTS["hidden_size"],
         num_layers: int = ARCH_DEFAULTS["num_layers"],
@@ -73,6 +80,8 @@ def fit(X: Any, y: Any, *, bands: list[str] | tuple[str, ...] | None = None, see
         dropout: float = ARCH_DEFAULTS["dropout"],
         conv_channels: int = ARCH_DEFAULTS["conv_channels"],
         conv_kernel: int = ARCH_DEFAULTS["conv_kernel"],
+        conv_layers: int = ARCH_DEFAULTS["conv_layers"],
+        members: int = ARCH_DEFAULTS["members"],
         device: str = "auto", progress: bool = False) -> CropClassifier:
     """Train an LSTM classifier on labelled sequences.
 
@@ -93,14 +102,15 @@ def fit(X: Any, y: Any, *, bands: list[str] | tuple[str, ...] | None = None, see
     validation_fraction
         Stratified share held out to pick the best epoch (0: keep the last).
     early_stopping
-        Stop after this many epochs without a better validation score (None: never).
+        Stop after this many epochs without a better validation score (None,
+        the default: run all epochs; the best epoch's weights are kept either way).
     class_weight
         None (default), ``"balanced"`` (inverse class frequency), a mapping
         ``label → weight`` or an array in sorted label order.
     augment
         Overrides of :data:`AUGMENT_DEFAULTS` (``jitter``, ``scale``, ``mask``,
         ``shift``); ``{"jitter": 0, "scale": 0, "mask": 0, "shift": 0}`` turns it off.
-    hidden_size, num_layers, bidirectional, dropout, conv_channels, conv_kernel
+    hidden_size, num_layers, bidirectional, dropout, conv_channels, conv_kernel, conv_layers, members
         Architecture (see :class:`~eolab.crop._lstm_net.CropNet`).
     device
         ``"cpu"``, ``"cuda"`` or ``"auto"`` (CUDA when available).
@@ -154,7 +164,8 @@ def fit(X: Any, y: Any, *, bands: list[str] | tuple[str, ...] | None = None, see
         aug.update(augment)
     arch = {"hidden_size": int(hidden_size), "num_layers": int(num_layers),
             "bidirectional": bool(bidirectional), "dropout": float(dropout),
-            "conv_channels": int(conv_channels), "conv_kernel": int(conv_kernel)}
+            "conv_channels": int(conv_channels), "conv_kernel": int(conv_kernel),
+            "conv_layers": int(conv_layers), "members": int(members)}
     dev = resolve_device(device)
     options = {"seed": seed, "epochs": epochs, "batch_size": batch_size, "lr": learning_rate,
                "weight_decay": weight_decay, "label_smoothing": label_smoothing,
