@@ -294,7 +294,9 @@ def _draw(m: folium.Map, sub: Any, colors: Sequence[str], *, name: str, fields: 
     as a Jinja template: text values are HTML-escaped and their braces written as
     entities, so a value such as ``<img onerror=...>`` or ``{{ ... }}`` shows as typed.
     """
+    import numpy as np
     import pandas as pd
+    import shapely
 
     props = sub.drop(columns=sub.geometry.name)
     props = props.rename(columns={c: _escape(c) for c in props.columns})
@@ -304,24 +306,68 @@ def _draw(m: folium.Map, sub: Any, colors: Sequence[str], *, name: str, fields: 
             props[col] = props[col].map(lambda v: _escape(v) if isinstance(v, str) else v,
                                         na_action="ignore").astype(object)
     props["_eolab_color"] = list(colors)
-    import geopandas as gpd
-
-    out = gpd.GeoDataFrame(props, geometry=sub.geometry.values, crs=sub.crs)
-    data = json.loads(out.to_json(na="null", drop_id=True))
-    user_style = dict(style or {})
-
-    def style_function(feature: Mapping[str, Any]) -> dict[str, Any]:
-        c = feature["properties"]["_eolab_color"]
-        return {"color": c, "fillColor": c, "weight": 1.5, "opacity": 1.0,
-                "fillOpacity": 0.6, **user_style}
-
+    records = props.astype(object).where(props.notna(), None).to_dict("records")
+    geometries = shapely.to_geojson(np.asarray(sub.geometry.values, dtype=object))
+    data = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": _plain(rec), "geometry": json.loads(geom)}
+        for rec, geom in zip(records, geometries)]}
     keys = [_escape(f) for f in fields]
     layer = folium.GeoJson(
-        data, name=_escape(name), style_function=style_function, show=show,
+        data, name=_escape(name), show=show,
         tooltip=folium.GeoJsonTooltip(fields=keys) if keys else None,
     )
+    layer.add_child(_FeatureStyle(_path_style(style, name)))
     layer.add_to(m)
     return layer
+
+
+def _plain(record: Mapping[str, Any]) -> dict[str, Any]:
+    """JSON-ready values: numpy scalars as Python numbers, NaN/NaT as None."""
+    out = {}
+    for key, value in record.items():
+        if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+            value = value.item()
+        if isinstance(value, float) and not math.isfinite(value):
+            value = None
+        out[key] = value
+    return out
+
+
+def _path_style(style: Mapping[str, Any] | None, name: str) -> dict[str, Any]:
+    """Leaflet path options (scalars only) over the defaults."""
+    out: dict[str, Any] = {"weight": 1.5, "opacity": 1.0, "fillOpacity": 0.6}
+    for key, value in dict(style or {}).items():
+        ok = isinstance(value, (bool, int, float, type(None))) or (
+            isinstance(value, str) and not set(value) & set("{}<>"))
+        if not isinstance(key, str) or not key.isidentifier() or not ok:
+            raise LayerError(f"layer {name!r}: style {key!r}: {value!r} is not a Leaflet path "
+                             "option (a name and a number, boolean or plain text)")
+        out[key] = value
+    return out
+
+
+class _FeatureStyle(MacroElement):
+    """Styles each feature of the parent GeoJSON layer in the browser: its colour from the
+    ``_eolab_color`` property, then the layer's path options (folium's Python
+    ``style_function`` would instead embed a style table of every feature in the page)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+            (function (layer, options) {
+                var style = function (feature) {
+                    var c = feature.properties._eolab_color;
+                    return Object.assign({color: c, fillColor: c}, options);
+                };
+                layer.options.style = style;
+                layer.setStyle(style);
+            })({{ this._parent.get_name() }}, {{ this.options|tojson }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, options: Mapping[str, Any]) -> None:
+        super().__init__()
+        self._name = "FeatureStyle"
+        self.options = dict(options)
 
 
 # --------------------------------------------------------------------------- rasters
@@ -501,32 +547,43 @@ class QueryLayer:
         return drawn
 
 
+def _hex(rgba: Any) -> list[str]:
+    """``#rrggbb`` of RGBA rows in 0-1 (rounded as matplotlib's ``to_hex``)."""
+    import numpy as np
+
+    rgb = np.round(np.asarray(rgba, float)[:, :3] * 255).astype(int)
+    return ["#%02x%02x%02x" % (r, g, b) for r, g, b in rgb]
+
+
 def _ramp_colors(values: Any, cmap: Any, max_categories: int
                  ) -> tuple[list[str], list[tuple[str, str]]]:
     import numpy as np
     import pandas as pd
-    from matplotlib.colors import Normalize, to_hex
 
     series = pd.Series(values).reset_index(drop=True)
     if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
         return _category_colors(series.map(lambda v: v if v is None else str(v)),
                                 cmap, max_categories)
     cm = _colormap(cmap or "viridis")
-    present = np.sort(series.dropna().unique().astype(float))
+    numbers = series.to_numpy(dtype=float, na_value=np.nan)
+    present = np.unique(numbers[~np.isnan(numbers)])
     if len(present) == 0:
         return [_NODATA_COLOR] * len(series), [(_NODATA_COLOR, "no data")]
     vmin, vmax = float(present[0]), float(present[-1])
 
-    def hexcolor(v: float) -> str:
-        return to_hex(cm(0.5 if vmax == vmin else Normalize(vmin, vmax)(v)))
+    def ramp(v: Any) -> list[str]:
+        v = np.asarray(v, float)
+        return _hex(cm(np.full(v.shape, 0.5) if vmax == vmin else (v - vmin) / (vmax - vmin)))
 
-    colors = [hexcolor(float(v)) if pd.notna(v) else _NODATA_COLOR for v in series]
-    shown = present if len(present) <= max_categories else np.linspace(vmin, vmax, 5)
-    entries = [(hexcolor(float(v)), _label(v) if len(present) <= max_categories
-                else f"{v:.4g}") for v in shown]
-    if series.isna().any():
+    colors = np.array(ramp(np.nan_to_num(numbers, nan=vmin)), dtype=object)
+    colors[np.isnan(numbers)] = _NODATA_COLOR
+    few = len(present) <= max_categories
+    shown = present if few else np.linspace(vmin, vmax, 5)
+    labels = [_label(v) if few else f"{v:.4g}" for v in shown]
+    entries = list(zip(ramp(shown), labels))
+    if np.isnan(numbers).any():
         entries.append((_NODATA_COLOR, "no data"))
-    return colors, entries
+    return colors.tolist(), entries
 
 
 def sparql_layer(
@@ -595,7 +652,8 @@ def sparql_layer(
 
     if not isinstance(name, str) or not name.strip():
         raise LayerError("a query layer needs a non-empty name")
-    _colormap(cmap or "viridis")                         # an unknown name fails before querying
+    _colormap(cmap or "viridis")                         # bad options fail before querying
+    _path_style(style, name)
     frame = run(store, query, bindings=bindings)
     if len(frame) == 0:
         raise LayerError(f"layer {name!r}: the query returned no rows, nothing to draw")

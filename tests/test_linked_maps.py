@@ -234,6 +234,9 @@ def test_sparql_layer__errors(store):
         maps.sparql_layer(store, QUERY_2B, name="flood", color_by="floodLevel", cmap="nope")
     with pytest.raises(LayerError, match="name"):
         maps.sparql_layer(store, QUERY_2B, name=" ")
+    for style in ({"color": "{{ x }}"}, {"weight": [1]}, {"on-click": 1}):
+        with pytest.raises(LayerError, match="path option"):
+            maps.sparql_layer(store, QUERY_2B, name="flood", style=style)
     with pytest.raises(QueryError, match="geometry"):
         maps.sparql_layer(store, QUERY_2B, name="flood", geometry="floodLevel")
 
