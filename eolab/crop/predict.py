@@ -40,12 +40,15 @@ def _values(composites: xr.Dataset | xr.DataArray, variable: str | None) -> xr.D
     return composites[names[0]]
 
 
-def _valid(composites: xr.Dataset | xr.DataArray, values: xr.DataArray) -> xr.DataArray:
-    """True where a pixel has at least one month with a real (not filled) finite value."""
-    finite = np.isfinite(values).any("band")
-    if isinstance(composites, xr.Dataset) and "filled" in composites:
-        finite = finite & ~composites["filled"].astype(bool)
-    return finite.any("month")
+def _valid(block: np.ndarray, filled: np.ndarray | None) -> np.ndarray:
+    """``(y, x)``: True where a pixel has a month with a real (not filled) finite value.
+
+    ``block`` is ``(y, x, month, band)``, ``filled`` ``(y, x, month)`` or None.
+    """
+    seen = np.isfinite(block).any(axis=3)
+    if filled is not None:
+        seen &= ~filled
+    return seen.any(axis=2)
 
 
 def classify_cube(
@@ -54,7 +57,7 @@ def classify_cube(
     *,
     bands: Sequence[str] | None = None,
     variable: str | None = None,
-    chunk: int = 262_144,
+    chunk: int = 65_536,
     probability: str = "all",
     device: str = "cpu",
     progress: bool = True,
@@ -136,8 +139,11 @@ def classify_cube(
         raise CubeMismatchError(f"class labels must be 0-{NODATA - 1} for a uint8 map, "
                                 f"got {labels.min()}..{labels.max()}")
     values = values.transpose("y", "x", "month", "band")
-    valid = _valid(composites, values).transpose("y", "x").values
-    ny, nx = valid.shape
+    filled = None
+    if isinstance(composites, xr.Dataset) and "filled" in composites:
+        filled = composites["filled"].astype(bool).transpose("y", "x", "month")
+    ny, nx = int(values.sizes["y"]), int(values.sizes["x"])
+    valid = np.zeros((ny, nx), dtype=bool)
     n_cls = labels.size
     crop = np.full((ny, nx), NODATA, dtype=np.uint8)
     proba = (np.zeros((n_cls, ny, nx), dtype=np.float32) if probability == "all"
@@ -145,10 +151,11 @@ def classify_cube(
     rows = max(1, chunk // max(nx, 1))
     for r0 in tqdm(range(0, ny, rows), desc="classify", unit="chunk", disable=not progress):
         r1 = min(ny, r0 + rows)
-        ok = valid[r0:r1]
+        block = np.asarray(values.isel(y=slice(r0, r1)).values, dtype=np.float32)
+        fill = None if filled is None else np.asarray(filled.isel(y=slice(r0, r1)).values)
+        ok = valid[r0:r1] = _valid(block, fill)
         if not ok.any():
             continue
-        block = np.asarray(values.isel(y=slice(r0, r1)).values, dtype=np.float32)
         seq = block[ok]                                    # (n, month, band)
         p = model.predict_proba(seq, bands=names, device=device)
         best = p.argmax(axis=1)
