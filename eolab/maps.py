@@ -539,7 +539,8 @@ class QueryLayer:
         """Draw the layer on ``m`` (``color`` replaces a missing :attr:`color`)."""
         layer = self if color is None or self.color is not None else replace(self, color=color)
         colors, entries = layer.colors(max_categories=max_categories)
-        drawn = _draw(m, self.data, colors, name=self.name, fields=self.tooltip,
+        shown = self.data[[*self.tooltip, self.data.geometry.name]]   # only what is shown
+        drawn = _draw(m, shown, colors, name=self.name, fields=self.tooltip,
                       style=self.style, show=show)
         if legend and entries:
             title = self.name if self.color_by == self.name else f"{self.name}: {self.color_by}"

@@ -188,6 +188,9 @@ def test_sparql_layer__geometry_choice_tooltips_and_bindings(store):
     tipped = first.add_to(m)
     tips = [c for c in tipped._children.values() if isinstance(c, folium.GeoJsonTooltip)]
     assert len(tips) == 1 and tips[0].fields == ["name", "floodLevel"]
+    # the page holds what the map shows: no copy of the other WKT variable
+    assert all(set(f["properties"]) == {"name", "floodLevel", "_eolab_color"}
+               for f in tipped.data["features"])
     # an injection attempt through a binding is a value, not query text
     with pytest.raises(LayerError, match="no rows"):
         maps.sparql_layer(store, query, name="x", bindings={"name": 'x" } ?s ?p ?o { "'})
