@@ -117,8 +117,13 @@ def _block(s1: np.ndarray, s2: np.ndarray, rot: np.ndarray | None, window: tuple
     prod = body[..., :2].view(np.complex64)[..., 0]
     a, b = s1[lo:hi], s2[lo:hi]
     np.multiply(a, np.conjugate(b), out=prod, casting="unsafe")
-    if rot is not None:
-        prod *= rot[lo:hi] if rot.shape[0] > 1 else rot
+    if rot is not None:  # rot holds the phase φ: multiply by e^{−jφ}, block by block
+        ph = rot[lo:hi] if rot.shape[0] > 1 else rot
+        turn = _buf(ws, "turn", (hi - lo, ncols, 2))
+        np.cos(ph, out=turn[..., 0], casting="unsafe")
+        np.sin(ph, out=turn[..., 1], casting="unsafe")
+        np.negative(turn[..., 1], out=turn[..., 1])
+        prod *= turn.view(np.complex64)[..., 0]
     for k, arr in ((2, a), (3, b)):
         re_im = arr.view(np.float32 if arr.dtype == np.complex64 else np.float64)
         sq = np.multiply(re_im, re_im, out=_buf(ws, "sq", re_im.shape), casting="unsafe")
@@ -148,14 +153,13 @@ def _coherence_numpy(s1: np.ndarray, s2: np.ndarray, phase: np.ndarray | None,
     if s2.dtype not in (np.complex64, np.complex128):
         s2 = s2.astype(np.complex64)
     s1, s2 = np.ascontiguousarray(s1), np.ascontiguousarray(s2)
-    rot = None
+    rot = None  # the phase itself; each block turns it into e^{−jφ} (no full complex copy)
     if phase is not None:
-        ph = np.asarray(phase, dtype=np.float64)
+        ph = np.asarray(phase)
+        if ph.dtype.kind != "f":
+            ph = ph.astype(np.float64)
         ph = ph.reshape((1,) * (2 - ph.ndim) + ph.shape)
-        if ph.shape[0] == 1:  # one row for all: rotate once
-            rot = np.exp(-1j * np.broadcast_to(ph, (1, s1.shape[1]))).astype(np.complex64)
-        else:
-            rot = np.exp(-1j * np.broadcast_to(ph, s1.shape)).astype(np.complex64)
+        rot = np.broadcast_to(ph, (1 if ph.shape[0] == 1 else s1.shape[0], s1.shape[1]))
     out = np.empty(s1.shape, np.float32)
     nrows = s1.shape[0]
     jobs = [(r, min(r + _CHUNK_ROWS, nrows)) for r in range(0, nrows, _CHUNK_ROWS)]

@@ -129,13 +129,22 @@ def sample_height(height: Height, lon: np.ndarray, lat: np.ndarray) -> np.ndarra
 
 def _upsample(values: np.ndarray, lines: np.ndarray, pixels: np.ndarray,
               shape: tuple[int, int]) -> np.ndarray:
-    """Bilinear interpolation of a lattice (lines × pixels) to every sample, float32."""
+    """Bilinear interpolation of a lattice (lines × pixels) to every sample, float32.
+
+    Blended interval by interval between lattice lines, in float32, so the
+    only full-size array is the result.
+    """
     cols = np.arange(shape[1], dtype=np.float64)
-    rows = np.stack([np.interp(cols, pixels, r) for r in values])  # (lattice lines, samples)
-    fl = np.interp(np.arange(shape[0], dtype=np.float64), lines, np.arange(lines.size))
-    i0 = np.minimum(np.floor(fl).astype(int), lines.size - 2)
-    w = (fl - i0)[:, None]
-    return ((1.0 - w) * rows[i0] + w * rows[i0 + 1]).astype(np.float32)
+    rows = np.stack([np.interp(cols, pixels, r) for r in values]).astype(np.float32)
+    out = np.empty(shape, np.float32)
+    if lines.size == 1:
+        out[:] = rows[0]
+    for k in range(lines.size - 1):
+        a, b = int(lines[k]), int(lines[k + 1]) + (1 if k == lines.size - 2 else 0)
+        w = ((np.arange(a, b) - lines[k]) / (lines[k + 1] - lines[k])).astype(np.float32)
+        np.multiply(w[:, None], rows[k + 1] - rows[k], out=out[a:b])
+        out[a:b] += rows[k]
+    return out
 
 
 def geometric_offsets(reference: BurstGeometry, secondary: BurstGeometry, *,
@@ -261,9 +270,10 @@ def coregister_burst(reference: xr.DataArray | np.ndarray, secondary: xr.DataArr
                           stacklevel=2)
             attrs["refined"] = 0
     if fit is not None:
-        daz, drg = fit.evaluate(ref.shape)
-        az = (az + daz).astype(np.float32)
-        rg = (rg + drg).astype(np.float32)
+        daz, drg = fit.evaluate(ref.shape, dtype=np.float32)
+        az += daz
+        rg += drg
+        del daz, drg
         rms_az, rms_rg = fit.rms
         attrs.update(residual_az=float(fit.az_coeffs[0]), residual_rg=float(fit.rg_coeffs[0]),
                      residual_rms_az=rms_az, residual_rms_rg=rms_rg,

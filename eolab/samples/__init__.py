@@ -36,6 +36,15 @@ from eolab.samples.flood import (
     FloodScene,
     simulate_flood_scene,
 )
+from eolab.samples.crop import (
+    CROP_CUBE,
+    CROP_PARCELS,
+    TIMESEN2CROP_DIR,
+    simulate_crop_scene,
+    simulate_timesen2crop,
+    write_crop_safe,
+    write_crop_samples,
+)
 from eolab.samples.paths import data_dir
 
 __all__ = [
@@ -60,4 +69,11 @@ __all__ = [
     "simulated_admin_units",
     "update_registry",
     "verify_samples",
+    "CROP_CUBE",
+    "CROP_PARCELS",
+    "TIMESEN2CROP_DIR",
+    "simulate_crop_scene",
+    "simulate_timesen2crop",
+    "write_crop_safe",
+    "write_crop_samples",
 ]

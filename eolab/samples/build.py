@@ -84,10 +84,18 @@ _ADMIN_NAMES = (  # 3 x 3 cells from the north-west; stand-ins named after real 
 )
 
 
+def _crop_files() -> list[str]:
+    from eolab.samples.crop import CROP_CUBE, CROP_PARCELS, TIMESEN2CROP_DIR, TRAINING_TILES
+
+    return [CROP_CUBE, CROP_PARCELS] + [f"{TIMESEN2CROP_DIR}/{tile}/dates.csv"
+                                        for tile in sorted(TRAINING_TILES)]
+
+
 def sample_files() -> list[str]:
-    """Names of every file a build writes (products as ``.zip``)."""
+    """Names of every file a build writes (products as ``.zip``; a TimeSen2Crop tile by its
+    ``dates.csv``)."""
     return ([f"{name}.zip" for name in PRODUCTS] + list(TRUTH_FILES)
-            + [f"{name}.zip" for name in S1_PRODUCTS] + [S1_TRUTH])
+            + [f"{name}.zip" for name in S1_PRODUCTS] + [S1_TRUTH] + _crop_files())
 
 
 # --------------------------------------------------------------------------- writing
@@ -216,7 +224,7 @@ def build_samples(
             f"{dest} already holds {foreign[0]}.zip, which eolab did not build (no "
             f"{BUILD_INFO}); real products are never overwritten: choose another --dest or "
             "remove them")
-    bar = _progress(progress, 9)
+    bar = _progress(progress, 10)
     tags = {"simulated": "true", "seed": str(seed), "generator": "eolab.samples",
             "generator_version": GENERATOR_VERSION}
     with atomic_outputs(dest) as out:
@@ -290,6 +298,13 @@ def build_samples(
         }
         out.path(BUILD_INFO).write_text(json.dumps(info, indent=2) + "\n")
         bar.update(1)
+    bar.set_postfix_str("crop scene (exercise 2)")
+    from eolab.samples.crop import DEFAULT_SEED as CROP_SEED
+    from eolab.samples.crop import write_crop_samples
+
+    # the crop scene has its own default seed; another build seed draws another crop scene
+    write_crop_samples(dest, seed=CROP_SEED if int(seed) == DEFAULT_SEED else int(seed))
+    bar.update(1)
     bar.close()
     return [dest / name for name in sample_files()]
 
@@ -394,6 +409,17 @@ def checksums(path: str | os.PathLike[str]) -> dict[str, str]:
         return {"bands": _raster_digest(str(path))}
     if path.suffix == ".gpkg":
         return _vector_digests(path)
+    if path.suffix == ".nc":
+        import xarray as xr
+
+        with xr.open_dataset(path, decode_cf=False) as ds:
+            return {name: _digest(var.dtype.str, var.shape,
+                                  np.ascontiguousarray(var.values).tobytes())
+                    for name, var in sorted(ds.variables.items())}
+    if path.name == "dates.csv":  # a TimeSen2Crop tile: every CSV of the folder
+        files = sorted(p for p in path.parent.rglob("*.csv"))
+        return {"tile": _digest(*(part for p in files for part in
+                                  (p.relative_to(path.parent).as_posix(), p.read_bytes())))}
     raise SampleDataError(f"no checksum rule for {path.name}")
 
 
