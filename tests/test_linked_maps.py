@@ -132,11 +132,8 @@ def test_sparql_layer__ramp_is_proportional_to_the_value():
 
 
 def test_sparql_layer__ramp_many_values_missing_and_constant():
-    geo = "PREFIX geo: <http://www.opengis.net/ont/geosparql#>\n"
-    flo = "<http://ai.di.uoa.gr/flood/ontology#has_floodLevel>"
-    query = (PREFIXES + "SELECT ?lvl ?geo WHERE { ?x geo:hasGeometry ?g . ?g geo:asWKT ?geo "
-             f"OPTIONAL {{ ?x {flo} ?lvl }} }}")
-    assert geo in query
+    query = PREFIXES + ("SELECT ?lvl ?geo WHERE { ?x geo:hasGeometry ?g . ?g geo:asWKT ?geo "
+                        "OPTIONAL { ?x flo:has_floodLevel ?lvl } }")
     values = [float(v) for v in range(20)] + [None]
     gdf = gpd.GeoDataFrame({"floodLevel": values},
                            geometry=[shapely.box(150 + i, -33, 150.5 + i, -32.5)
@@ -151,12 +148,14 @@ def test_sparql_layer__ramp_many_values_missing_and_constant():
             assert colour == _NODATA_COLOR
         else:
             assert colour == to_hex(magma(value / 19.0))
+    assert len(colours) == 21 and colours.count(_NODATA_COLOR) == 1  # the OPTIONAL miss
     # more values than categories: five ticks from the smallest to the largest, + no data
     assert [label for _, label in legend] == ["0", "4.75", "9.5", "14.25", "19", "no data"]
     # one value only: the middle of the ramp
-    one = maps.sparql_layer(s, query, name="one", color_by="lvl", cmap="magma",
+    inner = query.replace("OPTIONAL { ?x flo:has_floodLevel ?lvl }", ". ?x flo:has_floodLevel ?lvl")
+    one = maps.sparql_layer(s, inner, name="one", color_by="lvl", cmap="magma",
                             bindings={"lvl": 7.0})
-    assert set(one.colors()[0]) == {to_hex(magma(0.5))}
+    assert len(one.data) == 1 and one.colors()[0] == [to_hex(magma(0.5))]
     s.close()
 
 
