@@ -69,7 +69,8 @@ class _Member(nn.Module):
             h = self.conv(h.transpose(1, 2)).transpose(1, 2)
         out, _ = self.lstm(h)
         pooled = torch.cat([out.mean(dim=1), out.amax(dim=1)], dim=-1)
-        return self.head(self.dropout(pooled))
+        logits: torch.Tensor = self.head(self.dropout(pooled))
+        return logits
 
 
 class CropNet(nn.Module):
@@ -92,6 +93,9 @@ class CropNet(nn.Module):
         own loss (:meth:`member_logits`), the output is the log of their mean
         class probabilities.
     """
+
+    mean: torch.Tensor
+    std: torch.Tensor
 
     def __init__(self, n_bands: int, n_classes: int, *, mean: torch.Tensor | None = None,
                  std: torch.Tensor | None = None, hidden_size: int = 64, num_layers: int = 1,

@@ -316,7 +316,7 @@ def read_timesen2crop(root: str | os.PathLike[str], *, tiles: Sequence[str] | No
     y = np.empty(n, dtype=np.int64)
     tile_names = np.empty(n, dtype=object)
     i = 0
-    for name, dates, values, labels in per_tile:
+    for name, dates, values, tile_labels in per_tile:
         cols = np.searchsorted(union, dates)
         k = values.shape[0]
         block = (values[:, :, :9] / 10000.0).astype(np.float32)
@@ -325,7 +325,7 @@ def read_timesen2crop(root: str | os.PathLike[str], *, tiles: Sequence[str] | No
             block[f > 0] = np.nan
         x[i:i + k, cols] = block
         flag_arr[i:i + k, cols] = f
-        y[i:i + k] = labels
+        y[i:i + k] = tile_labels
         tile_names[i:i + k] = name
         i += k
     if monthly:

@@ -37,7 +37,7 @@ def _pair(y_true: Any, y_pred: Any, ignore: Any | None) -> tuple[np.ndarray, np.
     return t, p
 
 
-def confusion_matrix(y_true: Any, y_pred: Any, *, labels: Sequence[Any] | None = None,
+def confusion_matrix(y_true: Any, y_pred: Any, *, labels: Sequence[Any] | np.ndarray | None = None,
                      ignore: Any | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Counts of (reference, predicted) pairs.
 
@@ -112,7 +112,7 @@ def _scores(cm: np.ndarray) -> dict[str, np.ndarray]:
     return {"precision": precision, "recall": recall, "f1": f1, "support": ref.astype(np.int64)}
 
 
-def per_class_scores(y_true: Any, y_pred: Any, *, labels: Sequence[Any] | None = None,
+def per_class_scores(y_true: Any, y_pred: Any, *, labels: Sequence[Any] | np.ndarray | None = None,
                      ignore: Any | None = None) -> dict[Any, dict[str, float]]:
     """Precision, recall, F1 and support (reference count) of every class.
 
@@ -129,7 +129,7 @@ def _plain(v: Any) -> Any:
     return v.item() if isinstance(v, np.generic) else v
 
 
-def accuracy_report(y_true: Any, y_pred: Any, *, labels: Sequence[Any] | None = None,
+def accuracy_report(y_true: Any, y_pred: Any, *, labels: Sequence[Any] | np.ndarray | None = None,
                     ignore: Any | None = None) -> dict[str, Any]:
     """Everything at once: ``overall_accuracy``, ``kappa``, ``macro_f1`` (mean F1 over
     classes present in the reference), ``per_class``, ``confusion`` (nested lists),

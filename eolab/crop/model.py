@@ -88,7 +88,7 @@ class CropClassifier:
         Training options and history, kept in the config for the record.
     """
 
-    def __init__(self, net: CropNet, labels: Sequence[Any], bands: Sequence[str], n_steps: int,
+    def __init__(self, net: CropNet, labels: Sequence[Any] | np.ndarray, bands: Sequence[str], n_steps: int,
                  architecture: dict[str, Any], training: dict[str, Any] | None = None) -> None:
         self.net = net.eval()
         self.labels = np.asarray(labels)
@@ -166,7 +166,7 @@ class CropClassifier:
 
     def predict(self, x: Any, **options: Any) -> np.ndarray:
         """Most probable class label per sequence (values as in the training labels)."""
-        return self.labels[self.predict_proba(x, **options).argmax(axis=1)]
+        return np.asarray(self.labels[self.predict_proba(x, **options).argmax(axis=1)])
 
     # --- persistence ------------------------------------------------------
 

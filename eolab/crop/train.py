@@ -57,7 +57,7 @@ def _class_weights(spec: Any, y_idx: np.ndarray, labels: np.ndarray) -> np.ndarr
         if spec != "balanced":
             raise ValueError(f"class_weight must be None, 'balanced', a mapping or an array; "
                              f"got {spec!r}")
-        return counts.sum() / (labels.size * np.maximum(counts, 1))
+        return np.asarray(counts.sum() / (labels.size * np.maximum(counts, 1)), dtype=np.float64)
     if isinstance(spec, Mapping):
         unknown = set(spec) - set(labels.tolist())
         if unknown:
@@ -167,9 +167,10 @@ def fit(X: Any, y: Any, *, bands: list[str] | tuple[str, ...] | None = None, see
             "conv_channels": int(conv_channels), "conv_kernel": int(conv_kernel),
             "conv_layers": int(conv_layers), "members": int(members)}
     dev = resolve_device(device)
-    options = {"seed": seed, "epochs": epochs, "batch_size": batch_size, "lr": learning_rate,
-               "weight_decay": weight_decay, "label_smoothing": label_smoothing,
-               "val_fraction": validation_fraction, "patience": early_stopping}
+    options: dict[str, Any] = {
+        "seed": seed, "epochs": epochs, "batch_size": batch_size, "lr": learning_rate,
+        "weight_decay": weight_decay, "label_smoothing": label_smoothing,
+        "val_fraction": validation_fraction, "patience": early_stopping}
     weights = _class_weights(class_weight, y_idx, labels)
     result = train_net(x, y_idx.astype(np.int64), labels.size, arch=arch,
                        class_weight=weights, aug=aug, device=dev, progress=progress, **options)
