@@ -10,8 +10,11 @@ is trained by one command on the *simulated* TimeSen2Crop-format data of
 :func:`eolab.samples.crop.write_crop_samples`::
 
     python -m eolab.crop.cli            # writes the samples into a temporary folder
-    python -m eolab.crop.cli DATA_DIR   # or: eolab crop train --data DATA_DIR/timesen2crop
-                                        #       --out eolab/crop/models/simulated
+    python -m eolab.crop.cli DATA_DIR   # a samples folder holding timesen2crop/
+
+(6 epochs of :func:`eolab.crop.train.fit`, seed 0, CPU; ``eolab crop train
+--data DATA_DIR/timesen2crop --out DIR --epochs 6`` trains the same model
+without the config's note.)
 
 It knows only the simulated crops: it is a stand-in that lets the tutorial
 classify in seconds, not a model of real Austrian fields. To map real fields,
@@ -98,13 +101,21 @@ def cli_train(data: str | os.PathLike[str], out: str | os.PathLike[str], *,
     return model.save(folder, overwrite=overwrite)
 
 
+#: Epochs of the shipped model: the simulated data are easy, 6 one-cycle epochs reach
+#: about 0.96 validation accuracy (4 minutes on 2 busy CPU cores).
+SHIPPED_EPOCHS = 6
+
+
 def train_shipped_model(data: str | os.PathLike[str] | None = None, *,
                         out: str | os.PathLike[str] = SHIPPED_MODEL, seed: int = 0,
-                        epochs: int | None = None) -> Path:
+                        epochs: int | None = SHIPPED_EPOCHS) -> Path:
     """Retrain the shipped model from the simulated samples (written to a temp folder if absent).
 
     ``data`` is a samples folder holding ``timesen2crop/`` (or the
     TimeSen2Crop folder itself); default: fresh samples of the default seed.
+    Trains on CPU with ``fit``'s defaults except ``epochs``
+    (:data:`SHIPPED_EPOCHS`), and adds a note to the config saying that the
+    model knows only the simulated crops.
     """
     import json
 
