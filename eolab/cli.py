@@ -213,6 +213,15 @@ def _cmd_store_query(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_map(args: argparse.Namespace) -> int:
+    from eolab.maps import cli_map
+
+    path = cli_map(args.db, args.layer, args.output, title=args.title, color_by=args.color_by,
+                   cmap=args.cmap, offline=not args.online)
+    print(f"wrote {path}")
+    return 0
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from eolab.io.sentinel2 import read_metadata
 
@@ -373,6 +382,21 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("-o", "--output", default=None, help="output file (default: standard output)")
     q.set_defaults(func=_cmd_store_query)
     p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
+
+    p = sub.add_parser("map", help="SPARQL SELECT results as layers of a standalone HTML map "
+                       "(Sextant-style)")
+    p.add_argument("--db", required=True, help="store folder (read-only) or SPARQL endpoint URL")
+    p.add_argument("--layer", action="append", required=True, metavar="NAME=QUERY_FILE",
+                   help="layer name and a file holding a SELECT query with a WKT variable "
+                        "(repeatable; drawn in order, last on top)")
+    p.add_argument("--color-by", action="append", default=[], metavar="NAME=VARIABLE",
+                   help="colour layer NAME by a query variable (e.g. flood=floodLevel)")
+    p.add_argument("--cmap", default="viridis", help="matplotlib colormap for --color-by")
+    p.add_argument("--title", default=None, help="title on the map and of the page")
+    p.add_argument("--online", action="store_true",
+                   help="Leaflet from CDNs and an OpenStreetMap basemap (default: no network)")
+    p.add_argument("-o", "--output", required=True, help="HTML page to write")
+    p.set_defaults(func=_cmd_map)
 
     p = sub.add_parser("info", help="show the metadata of a Sentinel-2 L2A product")
     p.add_argument("product", help="SAFE zip or folder")

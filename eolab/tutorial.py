@@ -204,7 +204,8 @@ def _step_linked_data(samples: Path, outdir: Path) -> list[Path]:
     mapping = generate_mapping(layer, base_iri=base)
     names = {"mapping": "flood_mask_mapping.ttl", "flood": "flood_mask.nt",
              "admin": "admin_units.nt", "q1": "query1_flood_areas_per_level.csv",
-             "q2a": "query2a_admin_units_flooded.csv", "q2b": "query2b_flooded_areas.csv"}
+             "q2a": "query2a_admin_units_flooded.csv", "q2b": "query2b_flooded_areas.csv",
+             "map": "linked_data_map.html"}
     with atomic_outputs(outdir) as out:
         write_mapping(mapping, out.path(names["mapping"]), overwrite=True)
         report = write_rdf(layer, out.path(names["flood"]), mapping=mapping, base_iri=base,
@@ -217,6 +218,13 @@ def _step_linked_data(samples: Path, outdir: Path) -> list[Path]:
             store.load(out.path(names["admin"]), graph="http://www.app-lab.eu/gadm/graph/units")
             for key, query in (("q1", QUERY_1), ("q2a", QUERY_2A), ("q2b", QUERY_2B)):
                 out.path(names[key]).write_text(store.select(query).to_csv(), encoding="utf-8")
+            from eolab.maps import query_map, save_map, sparql_layer
+
+            layers = [sparql_layer(store, QUERY_2A, name="Query 2a: flooded admin units"),
+                      sparql_layer(store, QUERY_2B, name="Query 2b: flooded areas",
+                                   color_by="floodLevel")]
+            save_map(query_map(layers, title="Flood and administrative units (GeoSPARQL)",
+                               offline=True), out.path(names["map"]))
     print(f"  {report.features} flood polygons, {report.triples} triples; queries 1, 2a, 2b "
           "answered by the embedded GeoSPARQL store")
     return [outdir / name for name in names.values()]
@@ -234,7 +242,7 @@ STEPS: list[Step] = [
     Step("flood-mask", "flood polygons with floodLevel (Shapefile, GeoPackage), flooded km²",
          _step_flood_mask),
     Step("linked-data", "GeoTriples-style mapping and RDF, admin units, the tutorial's "
-         "GeoSPARQL queries 1, 2a, 2b", _step_linked_data),
+         "GeoSPARQL queries 1, 2a, 2b and their map", _step_linked_data),
     Step("crop-mapping", "exercise 2: cloud masks, monthly composites, LSTM crop map", None,
          "issue #6"),
 ]

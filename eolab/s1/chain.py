@@ -33,7 +33,7 @@ for coherence and backscatter, so it is not applied.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import xarray as xr
@@ -41,7 +41,8 @@ import xarray as xr
 from eolab.aoi import AOILike, aoi_to_crs
 from eolab.errors import AOIError, ProductError, RasterError
 
-__all__ = ["pair_to_map", "open_pair", "sigma0_pair_to_map"]
+__all__ = ["pair_to_map", "open_pair", "sigma0_pair_to_map", "burst_pair_to_map",
+           "BurstPairResult"]
 
 
 def _noop(_: str) -> None:
@@ -121,6 +122,104 @@ def _margin(coords: xr.Dataset, geom: Any, *, az_m: float, rg_m: float) -> np.nd
     return m.astype(np.float32)
 
 
+class BurstPairResult(NamedTuple):
+    """:func:`burst_pair_to_map`'s result: layers on the grid, merge margin, looks, offsets."""
+
+    layers: dict[str, np.ndarray]
+    margin: np.ndarray
+    looks: tuple[int, int]
+    offsets: dict[str, Any]
+
+
+def burst_pair_to_map(
+    reference: xr.DataArray,
+    secondary: xr.DataArray,
+    ref_geometry: Any,
+    sec_geometry: Any,
+    grid: xr.DataArray,
+    *,
+    calibration: tuple[xr.Dataset, xr.Dataset],
+    incidence: float,
+    resolution: float = 20.0,
+    noise: tuple[xr.Dataset, xr.Dataset] | None = None,
+    window: tuple[int, int] = (3, 10),
+    height: float | xr.DataArray = 0.0,
+    height_grid: float | xr.DataArray = 0.0,
+    flat_earth: bool = True,
+    refine: bool = True,
+    speckle_window: int | None = 5,
+    threads: int | None = None,
+) -> BurstPairResult:
+    """One burst pair through the S1-CD chain onto (part of) the map grid.
+
+    Parameters
+    ----------
+    reference, secondary
+        Burst ``measurement`` DataArrays (complex, with ``line``/``pixel``
+        coords and the burst attrs of :func:`eolab.io.sentinel1.open_slc`).
+    ref_geometry, sec_geometry
+        Their :func:`eolab.s1.pair.burst_geometry`.
+    grid
+        The output grid (y, x) with CRS, e.g. the part of
+        :func:`eolab.s1.geocode.map_grid` around the burst.
+    calibration, noise
+        The swaths' calibration (and noise) datasets, reference first.
+    incidence
+        Mean incidence angle (degrees) of the swath, for the ground range spacing.
+    height, height_grid
+        Ground height for the coregistration (constant or DEM) and on ``grid``.
+
+    Returns
+    -------
+    BurstPairResult
+        ``layers`` (``coherence``, ``sigma0_1``, ``sigma0_2``: float32 on
+        ``grid``, NaN outside the burst), ``margin`` (metres from the burst's
+        valid edge, for merging), ``looks`` and coregistration figures.
+
+    Raises
+    ------
+    AOIError
+        The burst does not reach ``grid``.
+    """
+    from eolab.io.sentinel1 import calibrate
+    from eolab.s1.coherence import coherence
+    from eolab.s1.geocode import geocode, radar_coordinates
+    from eolab.s1.multilook import lee_filter, looks_for, multilook
+    from eolab.s1.pair import coregister_burst
+
+    m1 = np.asarray(reference.values, dtype=np.complex64)
+    m2 = np.asarray(secondary.values, dtype=np.complex64)
+    co = coregister_burst(m1, m2, ref_geometry, sec_geometry, height=height, refine=refine,
+                          threads=threads)
+    figures = {"az_offset_mean": float(co["az_offset"].mean()),
+               "rg_offset_mean": float(co["rg_offset"].mean()), **co.attrs}
+    flat = co["flat_phase"].values if flat_earth else None
+    coh = coherence(m1, co["secondary"].values, window=window, flat_phase=flat,
+                    threads=threads).values
+    del co, flat
+    az_m = float(reference.attrs["azimuth_pixel_spacing"])
+    rg_m = float(reference.attrs["range_pixel_spacing"]) / np.sin(np.radians(incidence))
+    looks = looks_for(resolution, azimuth_spacing=az_m, ground_range_spacing=rg_m)
+    coh_ml = multilook(coh, looks)
+    del coh
+    sig = []
+    nz = noise or (None, None)
+    for burst, cal, nzi, data in ((reference, calibration[0], nz[0], m1),
+                                  (secondary, calibration[1], nz[1], m2)):
+        s0 = multilook(calibrate(burst.copy(data=data), cal, noise=nzi).values, looks)
+        if speckle_window:
+            s0 = lee_filter(s0, window=speckle_window, looks=looks[0] * looks[1])
+        sig.append(s0)
+    del m1, m2
+    c1 = radar_coordinates(grid, ref_geometry.orbit, ref_geometry.grid, height=height_grid)
+    c2 = radar_coordinates(grid, sec_geometry.orbit, sec_geometry.grid, height=height_grid)
+    layers = {"coherence": geocode(coh_ml, c1, looks=looks).values,
+              "sigma0_1": geocode(sig[0], c1, looks=looks).values,
+              "sigma0_2": geocode(sig[1], c2, looks=looks).values}
+    return BurstPairResult(layers, _margin(c1, ref_geometry, az_m=az_m, rg_m=rg_m), looks,
+                           figures)
+
+
 def pair_to_map(
     reference: Any,
     secondary: Any,
@@ -195,11 +294,9 @@ def pair_to_map(
     """
     from tqdm.auto import tqdm
 
-    from eolab.io.sentinel1 import calibrate, match_bursts
-    from eolab.s1.coherence import coherence
-    from eolab.s1.geocode import geocode, map_grid, radar_coordinates
-    from eolab.s1.multilook import lee_filter, looks_for, multilook
-    from eolab.s1.pair import burst_geometry, coregister_burst
+    from eolab.io.sentinel1 import match_bursts
+    from eolab.s1.geocode import map_grid
+    from eolab.s1.pair import burst_geometry
 
     if len(tuple(window)) != 2 or min(int(v) for v in window) < 1:
         raise RasterError(f"window must be two positive sizes (azimuth, range); got {window!r}")
@@ -235,45 +332,22 @@ def pair_to_map(
         g1 = burst_geometry(tree1, swath, k1)
         g2 = burst_geometry(tree2, swath, k2)
         b2 = tree2[f"{swath}/{k2}"].to_dataset()["measurement"]
-        m1 = np.asarray(b1.values, dtype=np.complex64)
-        m2 = np.asarray(b2.values, dtype=np.complex64)
-        co = coregister_burst(m1, m2, g1, g2, height=height, refine=refine, threads=threads)
-        offsets.append({"swath": swath, "burst_1": k1, "burst_2": k2,
-                        "az_offset_mean": float(co["az_offset"].mean()),
-                        "rg_offset_mean": float(co["rg_offset"].mean()), **co.attrs})
-        flat = co["flat_phase"].values if flat_earth else None
-        coh = coherence(m1, co["secondary"].values, window=window, flat_phase=flat,
-                        threads=threads).values
-        del co, flat
-        attrs = b1.attrs
         incidence = float(np.nanmean(tree1[f"{swath}/gcp"].to_dataset()["incidenceAngle"]))
-        az_m = float(attrs["azimuth_pixel_spacing"])
-        rg_m = float(attrs["range_pixel_spacing"]) / np.sin(np.radians(incidence))
-        looks = looks_for(resolution, azimuth_spacing=az_m, ground_range_spacing=rg_m)
-        looks_used = looks
-        coh_ml = multilook(coh, looks)
-        del coh
-        cal1 = tree1[f"{swath}/calibration"].to_dataset()
-        cal2 = tree2[f"{swath}/calibration"].to_dataset()
-        nz1 = tree1[f"{swath}/noise"].to_dataset() if noise else None
-        nz2 = tree2[f"{swath}/noise"].to_dataset() if noise else None
-        sig = []
-        for burst, cal, nz, data in ((b1, cal1, nz1, m1), (b2, cal2, nz2, m2)):
-            s0 = calibrate(burst.copy(data=data), cal, noise=nz).values
-            s0 = multilook(s0, looks)
-            if speckle_window:
-                s0 = lee_filter(s0, window=speckle_window, looks=looks[0] * looks[1])
-            sig.append(s0)
-        del m1, m2
-        c1 = radar_coordinates(sub, g1.orbit, g1.grid, height=sub_height)
-        c2 = radar_coordinates(sub, g2.orbit, g2.grid, height=sub_height)
-        margin = _margin(c1, g1, az_m=az_m, rg_m=rg_m)
         try:
-            on_map = {"coherence": geocode(coh_ml, c1, looks=looks).values,
-                      "sigma0_1": geocode(sig[0], c1, looks=looks).values,
-                      "sigma0_2": geocode(sig[1], c2, looks=looks).values}
+            result = burst_pair_to_map(
+                b1, b2, g1, g2, sub,
+                calibration=(tree1[f"{swath}/calibration"].to_dataset(),
+                             tree2[f"{swath}/calibration"].to_dataset()),
+                noise=((tree1[f"{swath}/noise"].to_dataset(),
+                        tree2[f"{swath}/noise"].to_dataset()) if noise else None),
+                incidence=incidence, resolution=resolution, window=window, height=height,
+                height_grid=sub_height, flat_earth=flat_earth, refine=refine,
+                speckle_window=speckle_window, threads=threads)
         except AOIError:
             continue  # this burst pair lies outside the output grid
+        on_map, margin = result.layers, result.margin
+        looks_used = result.looks
+        offsets.append({"swath": swath, "burst_1": k1, "burst_2": k2, **result.offsets})
         here = best[window_rc]
         take = (margin > here) & np.isfinite(on_map["coherence"]) & (margin >= 0)
         for name, values in on_map.items():
