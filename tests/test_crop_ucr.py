@@ -9,6 +9,8 @@ prints the numbers. Training takes minutes on 2 CPU cores (the one slow test).
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -35,8 +37,11 @@ def test_nearest_neighbour__by_hand():
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(os.environ.get("EOLAB_UCR_TRAINING") != "1",
+                    reason="trains for minutes and the goal is not met yet (LSTM 0.6756 vs 1-NN "
+                           "0.6672); set EOLAB_UCR_TRAINING=1, or run benchmarks/bench_crop_lstm.py")
 @pytest.mark.xfail(reason="accuracy goal not met yet: measured LSTM 0.6756 vs 1-NN 0.6672 "
-                          "(+0.8 points) with the defaults of commit 5ba7b79", strict=False)
+                          "(+0.8 points) with the defaults of commit 5ba7b79", strict=True)
 def test_ucr_crop__default_lstm_beats_1nn(realdata):
     torch.set_num_threads(2)
     r = score_ucr_crop(realdata / "ucr_crop")
