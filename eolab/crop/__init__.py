@@ -1,1 +1,45 @@
-"""Crop-type mapping: cloud masks, monthly composites, an LSTM on TimeSen2Crop-format data."""
+"""Crop-type mapping: cloud masks, monthly composites, an LSTM on TimeSen2Crop-format data.
+
+Names load on first use, so ``import eolab.crop.clouds`` does not import torch:
+
+* :mod:`eolab.crop.timeseries` — ``open_cube``, ``write_cube`` (CF NetCDF image cubes);
+* :mod:`eolab.crop.clouds` — ``cloud_mask``, ``clear_mask``, ``clear_fraction``, ``dilate_mask``;
+* :mod:`eolab.crop.composites` — ``monthly``, ``write_composites``;
+* :mod:`eolab.crop.dataset` — ``read_timesen2crop``, ``TimeSen2CropDataset``, ``CLASS_NAMES``;
+* :mod:`eolab.crop.model` — ``CropClassifier``, ``load``; :mod:`eolab.crop.train` — ``fit``;
+* :mod:`eolab.crop.metrics` — accuracy, kappa, per-class scores, confusion matrix.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "open_cube": "eolab.crop.timeseries",
+    "write_cube": "eolab.crop.timeseries",
+    "cloud_mask": "eolab.crop.clouds",
+    "clear_mask": "eolab.crop.clouds",
+    "clear_fraction": "eolab.crop.clouds",
+    "dilate_mask": "eolab.crop.clouds",
+    "monthly": "eolab.crop.composites",
+    "write_composites": "eolab.crop.composites",
+    "read_timesen2crop": "eolab.crop.dataset",
+    "TimeSen2CropDataset": "eolab.crop.dataset",
+    "CLASS_NAMES": "eolab.crop.dataset",
+    "CropClassifier": "eolab.crop.model",
+    "load": "eolab.crop.model",
+    "fit": "eolab.crop.train",
+}
+_SUBMODULES = ("timeseries", "clouds", "composites", "dataset", "model", "train", "metrics")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _SUBMODULES:
+        return importlib.import_module(f"eolab.crop.{name}")
+    raise AttributeError(f"module 'eolab.crop' has no attribute {name!r}")
+
+
+__all__ = [*_LAZY, *_SUBMODULES]
