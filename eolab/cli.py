@@ -222,6 +222,44 @@ def _cmd_map(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_crop_composites(args: argparse.Namespace) -> int:
+    from eolab.crop.composites import monthly, write_composites
+    from eolab.crop.timeseries import open_cube
+
+    cube = open_cube(_readable(args.cube, "cube"))
+    if args.bands:
+        from eolab.errors import BandError
+
+        bands = [b for b in args.bands.replace(" ", "").split(",") if b]
+        missing = [b for b in bands if b not in cube["band"].values]
+        if missing:
+            raise BandError(f"band(s) {', '.join(missing)} not in the cube (it has "
+                            f"{', '.join(map(str, cube['band'].values))})")
+        cube = cube.sel(band=bands)
+    composites = monthly(cube, statistic=args.statistic,
+                         fill=None if args.fill == "none" else args.fill,
+                         months=tuple(args.months) if args.months else None,
+                         snow=args.snow, dilation=args.dilation)
+    path = write_composites(composites, args.output)
+    share = float(composites["filled"].mean())
+    print(f"wrote {path} ({composites.sizes['month']} months; {100 * share:.1f} % of "
+          "(pixel, month) cells filled by interpolation)")
+    return 0
+
+
+def _cmd_crop_train(args: argparse.Namespace) -> int:
+    from eolab.crop.dataset import read_timesen2crop
+    from eolab.crop.train import fit
+
+    samples = read_timesen2crop(args.data, tiles=args.tiles or None,
+                                monthly=not args.no_monthly, progress=not args.quiet)
+    model = fit(samples.x, samples.y, bands=list(samples.bands), epochs=args.epochs,
+                seed=args.seed, device=args.device, progress=not args.quiet)
+    path = model.save(args.out, overwrite=args.overwrite)
+    print(f"wrote {path} ({len(samples.y)} sequences, {samples.x.shape[1]} steps)")
+    return 0
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from eolab.io.sentinel2 import read_metadata
 
@@ -397,6 +435,34 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Leaflet from CDNs and an OpenStreetMap basemap (default: no network)")
     p.add_argument("-o", "--output", required=True, help="HTML page to write")
     p.set_defaults(func=_cmd_map)
+
+    p = sub.add_parser("crop", help="exercise 2: composites, LSTM training and crop maps")
+    csub = p.add_subparsers(dest="crop_command", metavar="ACTION")
+    c = csub.add_parser("composites", help="monthly composites of clear observations")
+    c.add_argument("--cube", required=True, help="image cube (NetCDF, eolab.crop.timeseries)")
+    c.add_argument("-o", "--output", required=True, help="composites NetCDF to write")
+    c.add_argument("--statistic", choices=["median", "mean", "min", "max"], default="median")
+    c.add_argument("--fill", choices=["linear", "nearest", "none"], default="linear",
+                   help="months without a clear observation (flagged either way)")
+    c.add_argument("--months", nargs=2, metavar=("FIRST", "LAST"), default=None,
+                   help="e.g. 2017-09 2018-08 (default: the series' months)")
+    c.add_argument("--snow", action="store_true", help="mask snow too (as TimeSen2Crop does)")
+    c.add_argument("--dilation", type=int, default=0, help="grow cloud masks by N pixels")
+    c.add_argument("--bands", default=None, help="comma-separated bands to keep, in order")
+    c.set_defaults(func=_cmd_crop_composites)
+    c = csub.add_parser("train", help="train the LSTM on a TimeSen2Crop-format folder")
+    c.add_argument("--data", required=True, help="TimeSen2Crop-format root folder")
+    c.add_argument("--out", required=True, help="model folder to write (safetensors + JSON)")
+    c.add_argument("--tiles", nargs="*", default=None, help="tiles to use (default: all)")
+    c.add_argument("--epochs", type=int, default=60)
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    c.add_argument("--no-monthly", action="store_true",
+                   help="train on the acquisition dates instead of 12 monthly medians")
+    c.add_argument("--overwrite", action="store_true")
+    c.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    c.set_defaults(func=_cmd_crop_train)
+    p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
 
     p = sub.add_parser("info", help="show the metadata of a Sentinel-2 L2A product")
     p.add_argument("product", help="SAFE zip or folder")
