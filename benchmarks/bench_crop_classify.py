@@ -52,7 +52,7 @@ def _cube(size: int, seed: int = 0):
                      "filled": (("month", "y", "x"), filled)},
                     coords={"band": list(BANDS), "y": 5_340_000.0 - 10 * np.arange(size),
                             "x": 438_000.0 + 10 * np.arange(size)})
-    return ds.rio.write_crs("EPSG:32633")
+    return ds.rio.write_crs("EPSG:32633", inplace=True)  # no copy of the cube
 
 
 def _setup(size: int, threads: int, model: str | None):

@@ -185,5 +185,5 @@ def classify_cube(
     if crs is None and isinstance(composites, xr.Dataset):
         crs = composites.rio.crs
     if crs is not None:
-        ds = ds.rio.write_crs(crs)
+        ds.rio.write_crs(crs, inplace=True)           # no copy of the outputs
     return ds
