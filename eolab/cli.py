@@ -239,7 +239,7 @@ def _cmd_crop_composites(args: argparse.Namespace) -> int:
     composites = monthly(cube, statistic=args.statistic,
                          fill=None if args.fill == "none" else args.fill,
                          months=tuple(args.months) if args.months else None,
-                         snow=args.snow, dilation=args.dilation)
+                         snow=not args.keep_snow, dilation=args.dilation)
     path = write_composites(composites, args.output)
     share = float(composites["filled"].mean())
     print(f"wrote {path} ({composites.sizes['month']} months; {100 * share:.1f} % of "
@@ -257,6 +257,15 @@ def _cmd_crop_train(args: argparse.Namespace) -> int:
                 seed=args.seed, device=args.device, progress=not args.quiet)
     path = model.save(args.out, overwrite=args.overwrite)
     print(f"wrote {path} ({len(samples.y)} sequences, {samples.x.shape[1]} steps)")
+    return 0
+
+
+def _cmd_crop_classify(args: argparse.Namespace) -> int:
+    from eolab.crop.cli import cli_classify
+
+    path = cli_classify(_readable(args.cube, "cube"), args.output, model=args.model,
+                        parcels=args.parcels, modal=args.modal, progress=not args.quiet)
+    print(f"wrote {path}")
     return 0
 
 
@@ -446,7 +455,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="months without a clear observation (flagged either way)")
     c.add_argument("--months", nargs=2, metavar=("FIRST", "LAST"), default=None,
                    help="e.g. 2017-09 2018-08 (default: the series' months)")
-    c.add_argument("--snow", action="store_true", help="mask snow too (as TimeSen2Crop does)")
+    c.add_argument("--keep-snow", action="store_true",
+                   help="count snow as clear (default: masked, as TimeSen2Crop's flags do)")
     c.add_argument("--dilation", type=int, default=0, help="grow cloud masks by N pixels")
     c.add_argument("--bands", default=None, help="comma-separated bands to keep, in order")
     c.set_defaults(func=_cmd_crop_composites)
@@ -462,6 +472,18 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--overwrite", action="store_true")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     c.set_defaults(func=_cmd_crop_train)
+    c = csub.add_parser("classify", help="classify a cube or its composites into a crop map")
+    c.add_argument("--cube", required=True,
+                   help="cube NetCDF (composited first, snow masked) or composites NetCDF")
+    c.add_argument("--model", default=None,
+                   help="model folder (default: the shipped model, which knows only the "
+                        "simulated crops)")
+    c.add_argument("--parcels", default=None, help="parcel polygons: majority vote per parcel")
+    c.add_argument("--modal", type=int, default=0,
+                   help="modal filter window (odd) when no parcels are given")
+    c.add_argument("-o", "--output", required=True, help="crop map GeoTIFF")
+    c.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    c.set_defaults(func=_cmd_crop_classify)
     p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
 
     p = sub.add_parser("info", help="show the metadata of a Sentinel-2 L2A product")

@@ -230,6 +230,12 @@ def _step_linked_data(samples: Path, outdir: Path) -> list[Path]:
     return [outdir / name for name in names.values()]
 
 
+def _step_crop(samples: Path, outdir: Path) -> list[Path]:
+    from eolab.crop.cli import tutorial_crop_map
+
+    return list(tutorial_crop_map(samples, outdir))
+
+
 STEPS: list[Step] = [
     Step("s2-read", "Sentinel-2 L2A of both dates, B3/B4/B8 and SCL at 20 m, clipped to the AOI",
          _step_read_s2),
@@ -243,8 +249,8 @@ STEPS: list[Step] = [
          _step_flood_mask),
     Step("linked-data", "GeoTriples-style mapping and RDF, admin units, the tutorial's "
          "GeoSPARQL queries 1, 2a, 2b and their map", _step_linked_data),
-    Step("crop-mapping", "exercise 2: cloud masks, monthly composites, LSTM crop map", None,
-         "issue #6"),
+    Step("crop-mapping", "exercise 2: monthly composites of the simulated 33UVP cube, the "
+         "shipped LSTM, parcel majority vote -> crop_map.tif", _step_crop),
 ]
 
 

@@ -30,8 +30,14 @@ _LAZY = {
     "CropClassifier": "eolab.crop.model",
     "load": "eolab.crop.model",
     "fit": "eolab.crop.train",
+    "classify_cube": "eolab.crop.predict",
+    "parcel_majority": "eolab.crop.postprocess",
+    "modal_filter": "eolab.crop.postprocess",
+    "write_crop_map": "eolab.crop.postprocess",
+    "rasterize_parcels": "eolab.crop.postprocess",
 }
-_SUBMODULES = ("timeseries", "clouds", "composites", "dataset", "model", "train", "metrics")
+_SUBMODULES = ("timeseries", "clouds", "composites", "dataset", "model", "train", "metrics",
+               "predict", "postprocess", "cli")
 
 
 def __getattr__(name: str) -> Any:
