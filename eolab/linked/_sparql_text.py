@@ -74,7 +74,9 @@ class Group:
     open: int                     # character offset of "{"
     close: int                    # character offset of "}"
     filters: list[Filter] = field(default_factory=list)
-    triples: list[tuple[str, str, str]] = field(default_factory=list)  # resolved, vars "?x"
+    #: resolved terms, each valid SPARQL text on its own: ``?x``, ``<iri>``, literals
+    #: (``"v"@en``, ``"v"^^<datatype>``), numbers, blank nodes
+    triples: list[tuple[str, str, str]] = field(default_factory=list)
     #: character spans of statements made of one plain triple (``s p o .``)
     statements: dict[tuple[str, str, str], tuple[int, int]] = field(default_factory=dict)
 
@@ -326,8 +328,29 @@ def _term(toks: list[Token], i: int, prefix_map: dict[str, str]) -> tuple[str | 
         if i + 1 < len(toks) and toks[i + 1].kind == "lang":
             return tok.text + toks[i + 1].text, i + 2
         if i + 2 < len(toks) and toks[i + 1].text == "^^":
-            return tok.text + "^^", i + 3
+            datatype = resolve(toks[i + 2], prefix_map)
+            return (None if datatype is None else f"{tok.text}^^<{datatype}>"), i + 3
         return tok.text, i + 1
     if tok.kind in ("number", "bnode") or (tok.kind == "name" and tok.text in ("true", "false")):
         return tok.text, i + 1
     return None, i + 1
+
+
+def connected(triples: list[tuple[str, str, str]], start: str,
+              blocked: set[str]) -> list[tuple[str, str, str]]:
+    """The triples linked to variable ``start`` through shared variables, in their order.
+
+    Triples holding a ``blocked`` variable are never taken (nor crossed).
+    """
+    usable = [t for t in triples if not any(term in blocked for term in t)]
+    reached = {start}
+    taken: set[int] = set()
+    grew = True
+    while grew:
+        grew = False
+        for k, triple in enumerate(usable):
+            if k not in taken and any(term in reached for term in triple):
+                taken.add(k)
+                reached.update(term for term in triple if term.startswith("?"))
+                grew = True
+    return [usable[k] for k in sorted(taken)]

@@ -30,7 +30,7 @@ WKT literals run unmodified (correct, with the nested loop).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -44,6 +44,9 @@ from . import _geosparql as gs
 from . import _sparql_text as st
 
 INDEX_GRAPH = "urn:eolab:spatial-index"
+#: A side of a two-variable join with at most this many geometry nodes is written out as
+#: ``VALUES`` so that Oxigraph starts the join there (see :func:`rewrite`).
+BOUND_LIMIT = 4096
 AS_WKT = gs.GEO + "asWKT"
 _TREE_PREDICATES = {
     "sfIntersects": "intersects", "sfContains": "contains", "sfWithin": "within",
@@ -67,6 +70,8 @@ class SpatialIndex:
     groups: dict[str, _CrsGroup]
     single: bool                    # every node has exactly one (parsable) WKT literal
     materialised: set[str] = field(default_factory=set)
+    #: (pattern, variable) -> its distinct values (None: more than BOUND_LIMIT), per data
+    bounds: dict[tuple[str, str], tuple[Any, ...] | None] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.nodes)
@@ -215,6 +220,9 @@ class _Candidate:
     #: per argument: span of its ``?node geo:asWKT ?var .`` statement when nothing else
     #: reads ``?var`` (no GRAPH, no ``SELECT *``): the node join makes it redundant
     redundant: tuple[tuple[int, int] | None, ...] = (None, None)
+    #: per argument: the group's plain triples linked to its node variable (not through
+    #: the other argument), which every solution satisfies
+    sides: tuple[tuple[tuple[str, str, str], ...], ...] = ((), ())
 
 
 @lru_cache(maxsize=256)
@@ -265,10 +273,41 @@ def _analyse(query: str) -> tuple[_Candidate, ...]:
                     if node is not None and uses.get(var) == 2 and not star and not named
                     else None
                     for var, node, _ in args)
+                sides = tuple(
+                    tuple(st.connected(group.triples, node, {v for v, _, _ in args} - {var}
+                                       | {n for _, n, _ in args if n is not None} - {node}))
+                    if node is not None else ()
+                    for var, node, _ in args)
                 out.append(_Candidate(relation, group.close, (c.start, c.end),
                                       (flt.start, flt.end), flt.n_conjuncts, tuple(args),
-                                      redundant))
+                                      redundant, sides))
     return tuple(out)
+
+
+def _smaller_side(cand: _Candidate, index: SpatialIndex, substitutions: Mapping[str, Any],
+                  probe: Probe) -> tuple[str, tuple[Any, ...]] | None:
+    """The node variable of the join side with fewer nodes, and its nodes (all IRIs).
+
+    Exact: the side's triples hold in every solution of the group, so its node takes
+    only values among their solutions and joining with them removes nothing.
+    """
+    best: tuple[str, tuple[Any, ...]] | None = None
+    for (_, node, _), triples in zip(cand.args, cand.sides):
+        usable = [t for t in triples                       # bound variables: left out
+                  if not any(term.startswith("?") and term[1:] in substitutions for term in t)]
+        if node is None or not usable:
+            continue
+        pattern = " ".join(f"{s} {p} {o} ." for s, p, o in usable)
+        key = (pattern, node)
+        if key not in index.bounds:
+            found = probe(pattern, node, BOUND_LIMIT)
+            index.bounds[key] = None if found is None else tuple(sorted(found, key=str))
+        values = index.bounds[key]
+        if values is None or not all(isinstance(n, ox.NamedNode) for n in values):
+            continue                                  # (VALUES cannot hold blank nodes)
+        if best is None or len(values) < len(best[1]):
+            best = (node, values)
+    return best
 
 
 def _unescape(token: str) -> str:
@@ -285,13 +324,24 @@ def _unescape(token: str) -> str:
     return re.sub(r"\\(?:u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)", one, body)
 
 
+#: ``probe(pattern, var, limit)``: the distinct values of ``var`` in the solutions of the
+#: basic graph pattern ``pattern`` (SPARQL text), or None when there are more than ``limit``
+Probe = Callable[[str, str, int], "list[Any] | None"]
+
+
 def rewrite(query: str, index_for: Any, substitutions: Mapping[str, Any], *,
-            materialise: bool = True) -> tuple[str, set[str]]:
+            materialise: bool = True, probe: Probe | None = None) -> tuple[str, set[str]]:
     """The query with index-backed joins, and the relations that must be materialised.
 
     ``index_for()`` returns the current :class:`SpatialIndex` (called only when needed);
     ``substitutions`` maps variable names (without ``?``) to bound terms. With
     ``materialise=False`` (a read-only store queried on disk) only constants are rewritten.
+    With ``probe``, a two-variable join also gets ``VALUES ?node { ... }`` for the side
+    with fewer geometry nodes (at most :data:`BOUND_LIMIT`), found by running that side's
+    own triples (once per data state): Oxigraph's planner sizes a VALUES block by its
+    rows but every ``?s <p> ?o`` pattern alike, so without it the join may start from
+    the large side and walk every pair of the materialised relation (flood x flood
+    included) before the small side's patterns prune them.
     """
     candidates = _analyse(query)
     if not candidates:
@@ -301,7 +351,7 @@ def rewrite(query: str, index_for: Any, substitutions: Mapping[str, Any], *,
     needs: set[str] = set()
     by_filter: dict[tuple[int, int], list[_Candidate]] = {}
     for cand in candidates:
-        made = _insertion(cand, index, substitutions, needs if materialise else None)
+        made = _insertion(cand, index, substitutions, needs if materialise else None, probe)
         if made is not None:
             insertion, node_vars = made
             edits.append(_Edit(cand.group_close, cand.group_close, " " + insertion + " "))
@@ -321,7 +371,8 @@ def rewrite(query: str, index_for: Any, substitutions: Mapping[str, Any], *,
 
 
 def _insertion(cand: _Candidate, index: SpatialIndex, substitutions: Mapping[str, Any],
-               needs: set[str] | None) -> tuple[str, set[str]] | None:
+               needs: set[str] | None, probe: Probe | None = None
+               ) -> tuple[str, set[str]] | None:
     """The pattern that replaces the conjunct, and the WKT variables joined through their
     nodes (each node has exactly one WKT literal, so ``?node geo:asWKT ?var`` adds nothing
     for them but the binding of ``?var``)."""
@@ -347,8 +398,12 @@ def _insertion(cand: _Candidate, index: SpatialIndex, substitutions: Mapping[str
         if needs is None or not index.single or va == vb or na == nb or na is None or nb is None:
             return None
         needs.add(cand.relation)
-        return (f"GRAPH <{INDEX_GRAPH}> {{ {na} <{INDEX_GRAPH}#{cand.relation}> {nb} . }}",
-                {va, vb})
+        join = f"GRAPH <{INDEX_GRAPH}> {{ {na} <{INDEX_GRAPH}#{cand.relation}> {nb} . }}"
+        bound = _smaller_side(cand, index, substitutions, probe) if probe is not None else None
+        if bound is not None:
+            node, found = bound
+            join += f" VALUES {node} {{ {' '.join(str(n) for n in found)} }}"
+        return join, {va, vb}
     if ca is not None and cb is not None:
         return None
     var, node, shape = (va, na, cb) if ca is None else (vb, nb, ca)

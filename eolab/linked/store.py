@@ -285,8 +285,24 @@ class EmbeddedStore(GeoStore):
     def rewritten(self, sparql: str, *, bindings: Mapping[str, object] | None = None) -> str:
         """The text that :meth:`query` will run (its spatial FILTERs index-backed)."""
         text, _ = _spatial.rewrite(sparql, self.spatial_index, substitutions(bindings),
-                                   materialise=self._can_materialise)
+                                   materialise=self._can_materialise, probe=self._probe)
         return text
+
+    def _probe(self, pattern: str, var: str, limit: int) -> list[Any] | None:
+        """Distinct values of ``var`` in ``pattern`` over the user graphs (None: over
+        ``limit``, or the pattern cannot be run), for :func:`_spatial.rewrite`."""
+        graphs: list[Any] = [ox.DefaultGraph(), *self._user_graphs()]
+        inner = f"SELECT DISTINCT {var} WHERE {{ {pattern} }} LIMIT {limit + 1}"
+        try:
+            counted = self._engine.query(f"SELECT (COUNT(*) AS ?n) WHERE {{ {inner} }}",
+                                         default_graph=graphs)
+            count = int(next(iter(counted))[0].value)  # type: ignore[arg-type]
+            if count > limit:
+                return None
+            found = self._engine.query(inner, default_graph=graphs)
+            return [row[0] for row in found]  # type: ignore[union-attr]
+        except (SyntaxError, RuntimeError, ValueError):
+            return None
 
     @property
     def _can_materialise(self) -> bool:
@@ -296,7 +312,7 @@ class EmbeddedStore(GeoStore):
         """Run a SPARQL 1.1 query; see the module docstring."""
         subs = substitutions(bindings)
         text, needs = _spatial.rewrite(sparql, self.spatial_index, subs,
-                                       materialise=self._can_materialise)
+                                       materialise=self._can_materialise, probe=self._probe)
         for name in sorted(needs):
             self.spatial_index().materialise(self._engine, name)
         own = _declares_dataset(sparql)
