@@ -312,7 +312,21 @@ class RdfStream:
                     values[idx] = make(values[idx], indices=np.arange(idx.size))
         return values
 
-    def _text(self, chunk: gpd.GeoDataFrame, start: int) -> tuple[str, int]:
+    def _geometry_parts(self, chunk: gpd.GeoDataFrame, start: int
+                        ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """Geometries (checked, repaired, made multi), their missing mask and WKT texts.
+
+        Vectorised shapely work that releases the GIL: :meth:`__iter__` runs it for the
+        next chunk on a second thread while the current chunk's strings are formatted.
+        """
+        gids = np.arange(start + 1, start + len(chunk) + 1)
+        geoms = self._geometries(chunk, gids)
+        missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+        wkts = shapely.to_wkt(geoms, rounding_precision=self.precision, trim=True).tolist()
+        return geoms, missing, wkts
+
+    def _text(self, chunk: gpd.GeoDataFrame, start: int,
+              geo: tuple[np.ndarray, np.ndarray, list[str]] | None = None) -> tuple[str, int]:
         """The chunk's RDF, built column-wise: one list of strings per triple slot."""
         m, t = self.mapping, self.terms
         n = len(chunk)
@@ -325,12 +339,10 @@ class RdfStream:
         if g is None:
             rows, count = self._rows(subjects, po, n)
             return "".join(rows), count
-        geoms = self._geometries(chunk, gids)
-        missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+        geoms, missing, wkts = geo if geo is not None else self._geometry_parts(chunk, start)
         if missing.any():
             self.report.without_geometry += gids[missing].tolist()
         gsubjects = _subjects(g.template, chunk, gids)
-        wkts = shapely.to_wkt(geoms, rounding_precision=self.precision, trim=True).tolist()
         literal = [None if gone else f"{t.wkt_prefix}{w}{t.wkt_suffix}"
                    for w, gone in zip(wkts, missing.tolist(), strict=True)]
         po.append((t.link, [None if gone else gs for gs, gone in
@@ -384,13 +396,25 @@ class RdfStream:
         header = self.terms.header()
         if header:
             yield header
-        start = 0
-        for chunk in self._chunks():
-            text, count = self._text(chunk, start)
-            start += len(chunk)
-            self.report.features = start
-            self.report.triples += count
-            yield text
+        from concurrent.futures import ThreadPoolExecutor
+
+        with_geometry = self.mapping.geometry is not None
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending: tuple[gpd.GeoDataFrame, int, Any] | None = None
+            start = 0
+            for chunk in chain(self._chunks(), [None]):
+                ahead = None
+                if chunk is not None and with_geometry:  # the next chunk's shapely work
+                    ahead = pool.submit(self._geometry_parts, chunk, start)
+                if pending is not None:
+                    done, first, future = pending
+                    text, count = self._text(done, first, future.result() if future else None)
+                    self.report.features = first + len(done)
+                    self.report.triples += count
+                    yield text
+                if chunk is not None:
+                    pending = (chunk, start, ahead)
+                    start += len(chunk)
         if self.report.without_geometry:
             ids = self.report.without_geometry
             warnings.warn(f"{len(ids)} feature(s) have no geometry (missing, empty, or empty "
