@@ -433,3 +433,83 @@ def test_rewrite__random_layers_equal_pair_by_pair_and_shapely(boxes, relation, 
     truth = sorted((f"http://ex/g{i}", f"http://ex/g{j}") for i, a in enumerate(geoms)
                    for j, b in enumerate(geoms) if fn(a, b))
     assert sorted(zip(df["a"], df["b"])) == truth
+
+
+# --- join order: an untyped unit pattern (issue 5) --------------------------------------
+
+_JOIN = """SELECT ?name %s WHERE {
+    ?x flo:has_floodLevel ?lvl . ?x geo:hasGeometry ?xgeo . ?xgeo geo:asWKT ?geo .
+    %s?unit gadmo:hasName ?name ; geo:hasGeometry ?ugeo . ?ugeo geo:asWKT ?wgeo .
+    FILTER(geof:sfIntersects(?geo, ?wgeo)) } %s"""
+
+
+def _join(*, typed, grouped=True):
+    return PREFIXES + _JOIN % ("(COUNT(?x) AS ?n)" if grouped else "?x",
+                               "?unit rdf:type gadmr:AdministrativeUnit . " if typed else "",
+                               "GROUP BY ?name" if grouped else "")
+
+
+@pytest.fixture(scope="module")
+def dense():
+    """12,000 overlapping flood boxes (62,000 intersecting pairs among them) and 3 x 3 units."""
+    import numpy as np
+
+    from eolab.linked.admin import iter_admin_rdf
+    from eolab.linked.export import to_rdf
+
+    rng = np.random.default_rng(5)
+    x, y = rng.uniform(0, 3, 12_000), rng.uniform(0, 3, 12_000)
+    fl = gpd.GeoDataFrame({"floodLevel": rng.integers(1, 6, x.size)},
+                          geometry=shapely.box(x, y, x + 0.02, y + 0.02), crs=4326)
+    un = gpd.GeoDataFrame({"name": [f"U{i}{j}" for i in range(3) for j in range(3)]},
+                          geometry=[shapely.box(i, j, i + 1, j + 1) for i in range(3) for j in range(3)],
+                          crs=4326)
+    s = open_store(None)
+    s.load(to_rdf(fl, name="flood").encode(), graph=FLOOD_G)
+    s.load("".join(iter_admin_rdf(un, name_field="name", level="3rdOrder")).encode(), graph=UNITS_G)
+    truth = gpd.sjoin(fl, un, predicate="intersects")
+    yield s, truth
+    s.close()
+
+
+def test_rewrite__untyped_unit_join_starts_from_the_small_side(dense):
+    import re
+    import time
+
+    s, truth = dense
+    typed, plain = _join(typed=True), _join(typed=False)
+    s.query(typed)                                   # index built, relation materialised
+    # the side with fewer geometry nodes (the 9 units) is listed, so Oxigraph starts there
+    for q in (typed, plain):
+        listed = re.search(r"VALUES \?ugeo \{([^}]*)\}", s.rewritten(q))
+        assert listed is not None, s.rewritten(q)
+        assert len(listed.group(1).split()) == 9
+        assert all(iri.startswith("<http://www.app-lab.eu/gadm/") for iri in listed.group(1).split())
+    times = {}
+    for name, q in (("typed", typed), ("plain", plain)):
+        t0 = time.perf_counter()
+        out = s.select(q).to_frame()
+        times[name] = time.perf_counter() - t0
+        got = dict(zip(out["name"], out["n"].astype(int)))
+        assert got == truth.groupby("name").size().to_dict(), name     # geopandas sjoin
+    # before the fix the untyped variant took 3.8 s here against 0.11 s typed (2 cores)
+    assert times["plain"] < 4 * times["typed"] + 0.5, times
+    # without GROUP BY (the notebook author's variant that never finished): every pair
+    rows = s.select(_join(typed=False, grouped=False)).to_frame()
+    assert sorted(zip(rows["x"], rows["name"])) == sorted(
+        (f"http://ai.di.uoa.gr/flood/flood/id/{i + 1}", n) for i, n in zip(truth.index, truth["name"]))
+
+
+def test_rewrite__small_side_bound_with_bindings_and_blocked_sides(dense):
+    import re
+
+    s, truth = dense
+    q = _join(typed=False)
+    u11 = ox.Literal("U11", language="en")
+    text = s.rewritten(q, bindings={"name": u11})
+    listed = re.search(r"VALUES \?ugeo \{([^}]*)\}", text)
+    assert listed is not None and len(listed.group(1).split()) == 1, text
+    out = s.select(q, bindings={"name": u11}).to_frame()
+    assert out["n"].astype(int).tolist() == [int((truth["name"] == "U11").sum())]
+    # the flood side alone (12,000 nodes) is over the limit: no VALUES for it
+    assert "VALUES ?xgeo" not in text

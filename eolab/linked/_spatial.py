@@ -9,7 +9,16 @@ shapely STRtrees instead, and the query is rewritten to join through the result:
 * two variables: the relation is materialised once over every geometry node of the
   store (``?n1 rel ?n2`` quads in the private graph :data:`INDEX_GRAPH`, computed on the
   first query that needs it) and the conjunct becomes
-  ``GRAPH <INDEX_GRAPH> { ?na <INDEX_GRAPH#relation> ?nb }``;
+  ``GRAPH <INDEX_GRAPH> { ?na <INDEX_GRAPH#relation> ?nb }``, followed by
+  ``VALUES ?nb { ... }`` listing the nodes of the side with fewer of them (when one side
+  has at most :data:`BOUND_LIMIT`). Join order: Oxigraph's planner sizes every
+  ``?s <p> ?o`` pattern alike (and ``?s rdf:type <C>`` as smaller), so without a typed
+  pattern it may start from the large layer and walk every pair of the relation
+  (flood x flood ones included, 42 s for 26,000 flood polygons x 9 units) before the
+  units' patterns prune them; a VALUES block is sized by its rows, so it starts there.
+  The side's nodes are the distinct solutions of its own triples in the group (found
+  once per data state): a superset of what the node takes in any row, so the join with
+  them is exact;
 * a constant: the matching nodes (or WKT literals) are found with the tree and joined
   as ``{ SELECT * { VALUES ... } }``.
 
@@ -47,6 +56,9 @@ INDEX_GRAPH = "urn:eolab:spatial-index"
 #: A side of a two-variable join with at most this many geometry nodes is written out as
 #: ``VALUES`` so that Oxigraph starts the join there (see :func:`rewrite`).
 BOUND_LIMIT = 4096
+#: ``probe(pattern, var, limit)``: the distinct values of ``var`` in the solutions of the
+#: basic graph pattern ``pattern`` (SPARQL text), or None when there are more than ``limit``
+Probe = Callable[[str, str, int], "list[Any] | None"]
 AS_WKT = gs.GEO + "asWKT"
 _TREE_PREDICATES = {
     "sfIntersects": "intersects", "sfContains": "contains", "sfWithin": "within",
@@ -292,12 +304,14 @@ def _smaller_side(cand: _Candidate, index: SpatialIndex, substitutions: Mapping[
     only values among their solutions and joining with them removes nothing.
     """
     best: tuple[str, tuple[Any, ...]] | None = None
+    def term(text: str) -> str:                          # a bound variable: its value
+        value = substitutions.get(text[1:]) if text.startswith("?") else None
+        return text if value is None else str(value)
+
     for (_, node, _), triples in zip(cand.args, cand.sides):
-        usable = [t for t in triples                       # bound variables: left out
-                  if not any(term.startswith("?") and term[1:] in substitutions for term in t)]
-        if node is None or not usable:
+        if node is None or not triples or node[1:] in substitutions:
             continue
-        pattern = " ".join(f"{s} {p} {o} ." for s, p, o in usable)
+        pattern = " ".join(f"{term(s)} {term(p)} {term(o)} ." for s, p, o in triples)
         key = (pattern, node)
         if key not in index.bounds:
             found = probe(pattern, node, BOUND_LIMIT)
@@ -322,11 +336,6 @@ def _unescape(token: str) -> str:
         return escapes.get(text[1], text)
 
     return re.sub(r"\\(?:u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)", one, body)
-
-
-#: ``probe(pattern, var, limit)``: the distinct values of ``var`` in the solutions of the
-#: basic graph pattern ``pattern`` (SPARQL text), or None when there are more than ``limit``
-Probe = Callable[[str, str, int], "list[Any] | None"]
 
 
 def rewrite(query: str, index_for: Any, substitutions: Mapping[str, Any], *,
