@@ -79,6 +79,8 @@ from eolab.s1.geometry import (
     orbit_from_dataset,
     radar_to_ground,
 )
+from eolab.s1.pair import BurstGeometry
+from eolab.s1.pair import geometric_offsets as pair_offsets
 from eolab.s1.tops import TopsRamp, phasor
 
 REPO = Path(__file__).resolve().parents[1]
@@ -178,43 +180,22 @@ def _stretch(cal: xr.Dataset, samples: int) -> xr.Dataset:
 # ---------------------------------------------------------------- geometry helpers
 
 
-def _lattice(n: int, step: int) -> np.ndarray:
-    idx = np.arange(0, n, step)
-    return idx if idx[-1] == n - 1 else np.r_[idx, n - 1]
+def burst_geometry(side: Side, shape: tuple[int, int],
+                   valid: tuple[int, int, int, int] | None = None) -> BurstGeometry:
+    """The :class:`eolab.s1.pair.BurstGeometry` of one side (valid lines/samples as given)."""
+    first_l, last_l, first_s, last_s = valid or (0, shape[0] - 1, 0, shape[1] - 1)
+    return BurstGeometry(orbit=side.orbit, grid=side.grid, ramp=side.ramp, shape=shape,
+                         wavelength=side.wavelength, first_valid_line=first_l,
+                         last_valid_line=last_l, first_valid_sample=first_s,
+                         last_valid_sample=last_s)
 
 
-def _bilinear(values: np.ndarray, lines: np.ndarray, pixels: np.ndarray,
-              shape: tuple[int, int]) -> np.ndarray:
-    """A lattice (lines × pixels) interpolated bilinearly to every sample, float32.
-
-    Each lattice row is interpolated along the pixels once; the lines between two lattice
-    rows are then lo + w·(hi − lo), in float32, written straight into the output.
-    """
-    cols = np.arange(shape[1], dtype=np.float64)
-    rows = np.stack([np.interp(cols, pixels, r) for r in values])
-    out = np.empty(shape, np.float32)
-    for k in range(lines.size - 1):
-        a, b = int(lines[k]), int(lines[k + 1]) + (1 if k == lines.size - 2 else 0)
-        w = ((np.arange(a, b) - lines[k]) / (lines[k + 1] - lines[k])).astype(np.float32)
-        lo = rows[k].astype(np.float32)
-        np.multiply(w[:, None], (rows[k + 1] - rows[k]).astype(np.float32), out=out[a:b])
-        out[a:b] += lo
-    return out
-
-
-def geometric_offsets(ref: Side, sec: Side, shape: tuple[int, int], *,
-                      step: tuple[int, int] = (32, 64)) -> tuple[np.ndarray, np.ndarray]:
-    """Secondary-minus-reference (line, pixel) of every reference sample, from the orbits."""
-    lines, pixels = _lattice(shape[0], step[0]), _lattice(shape[1], step[1])
-    ll, pp = np.meshgrid(lines.astype(np.float64), pixels.astype(np.float64), indexing="ij")
-    t = ref.grid.time(ll)
-    g = radar_to_ground(ref.orbit, t, ref.grid.tau(pp), 0.0)
-    guess = sec.grid.first_line_time + (t - ref.grid.first_line_time)
-    rc = ground_to_radar(sec.orbit, g.longitude, g.latitude, g.height, grid=sec.grid,
-                         t_guess=guess)
-    assert rc.line is not None and rc.pixel is not None
-    return (_bilinear(rc.line - ll, lines, pixels, shape),
-            _bilinear(rc.pixel - pp, lines, pixels, shape))
+def geometric_offsets(ref: Side, sec: Side, shape: tuple[int, int]
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Secondary-minus-reference (line, pixel) of every reference sample, from the orbits
+    (:func:`eolab.s1.pair.geometric_offsets` at height 0)."""
+    ds = pair_offsets(burst_geometry(ref, shape), burst_geometry(sec, shape))
+    return ds["az_offset"].values, ds["rg_offset"].values
 
 
 def footprint_wkt(side: Side, shape: tuple[int, int]) -> str:
@@ -455,7 +436,6 @@ def run_components(pair: Pair, ref: Side, sec: Side, args: argparse.Namespace,
 def run_chain(pair: Pair, ref: Side, sec: Side, args: argparse.Namespace,
               steps: Steps) -> dict[str, Any]:
     from eolab.s1.chain import burst_pair_to_map
-    from eolab.s1.pair import BurstGeometry
 
     shape = pair.ref.shape
     rows = np.flatnonzero((pair.ref != 0).any(axis=1))
@@ -470,11 +450,10 @@ def run_chain(pair: Pair, ref: Side, sec: Side, args: argparse.Namespace,
                             attrs={"azimuth_pixel_spacing": 13.9,
                                    "range_pixel_spacing": spacing})
 
+    valid = (int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1]))
+
     def geometry(side: Side) -> BurstGeometry:
-        return BurstGeometry(orbit=side.orbit, grid=side.grid, ramp=side.ramp, shape=shape,
-                             wavelength=side.wavelength, first_valid_line=int(rows[0]),
-                             last_valid_line=int(rows[-1]), first_valid_sample=int(cols[0]),
-                             last_valid_sample=int(cols[-1]))
+        return burst_geometry(side, shape, valid)
 
     grid = map_grid(footprint_wkt(ref, shape), resolution=args.resolution)
     cal = (_stretch(ref.calibration, shape[1]), _stretch(sec.calibration, shape[1]))
