@@ -75,7 +75,6 @@ from eolab.s1.geometry import (
     SPEED_OF_LIGHT,
     Orbit,
     RadarGrid,
-    ground_to_radar,
     orbit_from_dataset,
     radar_to_ground,
 )
