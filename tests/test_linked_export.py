@@ -182,6 +182,56 @@ def test_write_rdf__from_a_file_path_read_in_chunks(tmp_path, suffix):
         assert wkts[f"{BASE}flood/Geometry/{i + 1}"].equals(truth.iloc[i])
 
 
+_WORKERS_SCRIPT = """
+import json, sys, warnings
+import geopandas as gpd, shapely
+from eolab.errors import MappingError
+from eolab.linked.export import iter_rdf, write_rdf
+bowtie = shapely.Polygon([(0, 0), (1, 1), (1, 0), (0, 1)])
+geoms = [shapely.box(i, 0, i + 0.5, 0.5) for i in range(40)]
+geoms[3], geoms[17], geoms[31] = bowtie, None, shapely.Polygon()
+gdf = gpd.GeoDataFrame({"floodLevel": list(range(40))}, geometry=geoms, crs=4326)
+out = {}
+for workers in (1, 2):
+    stream = iter_rdf(gdf, name="flood", chunk_size=6, workers=workers)
+    out[f"forked{workers}"] = stream._forkable()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        text = "".join(stream)
+    r = stream.report
+    out[str(workers)] = [text, r.features, r.triples, r.repaired, r.without_geometry,
+                         sorted(str(w.message)[:20] for w in caught)]
+bad = gdf.astype({"floodLevel": float})
+bad.loc[33, "floodLevel"] = 2.5
+try:
+    write_rdf(bad, sys.argv[1], chunk_size=6, workers=2, mapping=sys.argv[2])
+except MappingError as exc:
+    out["error"] = str(exc)
+print(json.dumps(out))
+"""
+
+
+def test_write_rdf__worker_processes_give_the_same_bytes_and_report(tmp_path):
+    """Forked workers (run in a fresh single-threaded process, where they are used)."""
+    import json
+    import subprocess
+    import sys
+
+    mapping = tmp_path / "m.ttl"
+    mapping.write_text(generate_mapping(_utm_layer(2), base_iri=BASE, name="flood"))
+    done = subprocess.run([sys.executable, "-c", _WORKERS_SCRIPT, str(tmp_path / "x.nt"),
+                           str(mapping)], capture_output=True, text=True, timeout=120,
+                          check=True)
+    out = json.loads(done.stdout)
+    assert out["forked1"] is False and out["forked2"] is True
+    assert out["1"] == out["2"]
+    text, features, triples, repaired, without, warned = out["2"]
+    assert features == 40 and repaired == [4] and without == [18, 32] and len(warned) == 2
+    assert triples == len(_triples(text))
+    assert "feature 34" in out["error"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.ttl"]      # nothing half-written
+
+
 def test_write_rdf__turtle_is_the_same_graph(tmp_path):
     gdf = _utm_layer(3)
     nt = set(_triples(to_rdf(gdf, name="flood")))
@@ -295,6 +345,7 @@ def test_write_rdf__failure_midway_leaves_nothing(tmp_path):
     ("format", OutputError, "format"),
     ("invalid", MappingError, "invalid"),
     ("chunk", MappingError, "chunk_size"),
+    ("workers", MappingError, "workers"),
     ("nofile", MappingError, "not found"),
     ("crs84", CRSError, "crs84"),
     ("mapping", MappingError, "cannot read the mapping file"),
@@ -315,6 +366,8 @@ def test_write_rdf__bad_input(tmp_path, case, error, message):
         kwargs["invalid"] = "drop"
     elif case == "chunk":
         kwargs["chunk_size"] = 0
+    elif case == "workers":
+        kwargs["workers"] = 0
     elif case == "nofile":
         gdf = tmp_path / "none.shp"
     elif case == "crs84":

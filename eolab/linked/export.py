@@ -26,6 +26,7 @@ repair keep their attributes, lose the geometry node, and are reported
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -209,7 +210,7 @@ class RdfStream:
 
     def __init__(self, layer: LayerLike, mapping: Mapping, *, fmt: str, crs84: bool,
                  reproject: bool, invalid: str, multi: bool, precision: int | None,
-                 chunk_size: int, layer_name: str | None) -> None:
+                 chunk_size: int, layer_name: str | None, workers: int | None = 1) -> None:
         if fmt not in ("nt", "ttl"):
             raise OutputError(f"format must be 'nt' or 'ttl', got {fmt!r}")
         if invalid not in ("repair", "raise"):
@@ -218,6 +219,9 @@ class RdfStream:
             raise MappingError(f"chunk_size must be at least 1, got {chunk_size!r}")
         self.mapping, self.fmt, self.crs84, self.reproject = mapping, fmt, crs84, reproject
         self.invalid, self.multi, self.chunk_size = invalid, multi, int(chunk_size)
+        if workers is not None and int(workers) < 1:
+            raise MappingError(f"workers must be at least 1 (or None), got {workers!r}")
+        self.workers = _default_workers() if workers is None else int(workers)
         self.precision = _EXACT_DIGITS if precision is None else int(precision)
         self.layer, self.layer_name = layer, layer_name
         self.report = ExportReport()
@@ -303,13 +307,6 @@ class RdfStream:
             if fix_other.size:
                 values[fix_other] = shapely.make_valid(values[fix_other])
             self.report.repaired += gids[invalid].tolist()
-        if self.multi:
-            types = shapely.get_type_id(values)
-            for single, make in ((_POLYGON, shapely.multipolygons),
-                                 (_LINE, shapely.multilinestrings)):
-                idx = np.flatnonzero(types == single)
-                if idx.size:
-                    values[idx] = make(values[idx], indices=np.arange(idx.size))
         return values
 
     def _geometry_parts(self, chunk: gpd.GeoDataFrame, start: int
@@ -323,6 +320,14 @@ class RdfStream:
         geoms = self._geometries(chunk, gids)
         missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
         wkts = shapely.to_wkt(geoms, rounding_precision=self.precision, trim=True).tolist()
+        if self.multi:
+            # POLYGON ((..)) -> MULTIPOLYGON (((..))), LINESTRING (..) -> MULTILINESTRING ((..)):
+            # the text GEOS writes for the one-part multi geometry, without building it.
+            single = np.isin(shapely.get_type_id(geoms), (_POLYGON, _LINE)) & ~missing
+            for i in np.flatnonzero(single).tolist():
+                w = wkts[i]
+                cut = w.index("(")
+                wkts[i] = f"MULTI{w[:cut]}({w[cut:]})"
         return geoms, missing, wkts
 
     def _text(self, chunk: gpd.GeoDataFrame, start: int,
@@ -337,8 +342,7 @@ class RdfStream:
                                  zip(m.properties, t.dtypes, strict=True)], strict=True))
         g = m.geometry
         if g is None:
-            rows, count = self._rows(subjects, po, n)
-            return "".join(rows), count
+            return self._join([(subjects, po)], n)
         geoms, missing, wkts = geo if geo is not None else self._geometry_parts(chunk, start)
         if missing.any():
             self.report.without_geometry += gids[missing].tolist()
@@ -362,9 +366,45 @@ class RdfStream:
             gpo = [(p, [None] * n if isinstance(o, str) else o) for p, o in gpo] \
                 if missing.all() else [(p, [None if gone else o for gone in missing.tolist()]
                                         if isinstance(o, str) else o) for p, o in gpo]
-        rows, count = self._rows(subjects, po, n)
-        grows, gcount = self._rows(gsubjects, gpo, n)
-        return "".join(chain.from_iterable(zip(rows, grows, strict=True))), count + gcount
+        return self._join([(subjects, po), (gsubjects, gpo)], n)
+
+    def _join(self, blocks: list[tuple[list[str], list[tuple[str, Column]]]], n: int
+              ) -> tuple[str, int]:
+        """The text of ``n`` features, each the blocks of its subjects in turn."""
+        if self.fmt == "nt":
+            return self._join_nt(blocks, n)
+        done = [self._rows(subjects, po, n) for subjects, po in blocks]
+        rows = chain.from_iterable(zip(*(r for r, _ in done), strict=True))
+        return "".join(rows), sum(c for _, c in done)
+
+    @staticmethod
+    def _join_nt(blocks: list[tuple[list[str], list[tuple[str, Column]]]], n: int
+                 ) -> tuple[str, int]:
+        """N-Triples through one ``str.format`` template per feature (constants baked in)."""
+        def esc(text: str) -> str:
+            return text.replace("{", "{{").replace("}", "}}")
+
+        parts: list[str] = []
+        args: list[list[str]] = []
+        count = 0
+        for subjects, po in blocks:
+            s = f"{{{len(args)}}}"
+            args.append(subjects)
+            for pred, objs in po:
+                if isinstance(objs, str):
+                    parts.append(f"{s} {esc(pred)} {esc(objs)} .\n")
+                    count += n
+                    continue
+                gaps = objs.count(None)
+                if gaps:            # the whole triple, or nothing, per feature
+                    objs = [f"{sub} {pred} {o} .\n" if o is not None else ""
+                            for sub, o in zip(subjects, objs, strict=True)]
+                    parts.append(f"{{{len(args)}}}")
+                else:
+                    parts.append(f"{s} {esc(pred)} {{{len(args)}}} .\n")
+                args.append(objs)
+                count += n - gaps
+        return "".join(map("".join(parts).format, *args)), count
 
     def _rows(self, subjects: list[str], po: list[tuple[str, Column]], n: int
               ) -> tuple[list[str], int]:
@@ -391,11 +431,80 @@ class RdfStream:
             return bodies, count
         return [f"{s}{b} .\n" if b else "" for s, b in zip(subjects, bodies, strict=True)], count
 
+    def _chunk_at(self, start: int) -> gpd.GeoDataFrame:
+        if isinstance(self.layer, gpd.GeoDataFrame):
+            return self.layer.iloc[start:start + self.chunk_size]
+        import pyogrio
+
+        return pyogrio.read_dataframe(self.layer, layer=self.layer_name,
+                                      columns=self.mapping.columns(), skip_features=start,
+                                      max_features=self.chunk_size,
+                                      read_geometry=self.mapping.geometry is not None)
+
+    def _chunk_result(self, start: int) -> tuple[str, int, int, list[int], list[int]]:
+        """One chunk's text, triple count, features and report lists (run in a worker)."""
+        self.report = ExportReport()
+        chunk = self._chunk_at(start)
+        text, count = self._text(chunk, start)
+        return text, count, len(chunk), self.report.repaired, self.report.without_geometry
+
+    def _forkable(self) -> bool:
+        """Worker processes are used when they can start by ``fork`` at no risk.
+
+        Only where ``fork`` exists (not Windows or macOS's default), the process runs no
+        other Python thread (Jupyter kernels do: they keep the thread path), the layer's
+        size is known and it spans more than one chunk.
+        """
+        import multiprocessing
+        import threading
+
+        total = len(self.layer) if isinstance(self.layer, gpd.GeoDataFrame) else self._count
+        return (self.workers > 1 and total > self.chunk_size and sys.platform == "linux"
+                and "fork" in multiprocessing.get_all_start_methods()
+                and threading.active_count() == 1)
+
+    def _iter_processes(self) -> Iterator[str]:
+        """Chunks formatted by ``workers`` forked processes, written in order.
+
+        At most two chunks per worker are in flight, so memory stays bounded however
+        slowly the caller consumes the text.
+        """
+        import multiprocessing
+        from collections import deque
+
+        global _FORKED
+        total = len(self.layer) if isinstance(self.layer, gpd.GeoDataFrame) else self._count
+        starts = iter(range(0, total, self.chunk_size))
+        _FORKED = self
+        try:
+            with multiprocessing.get_context("fork").Pool(self.workers) as pool:
+                pending: deque[Any] = deque()
+                for start in starts:
+                    pending.append(pool.apply_async(_forked_chunk, (start,)))
+                    if len(pending) >= 2 * self.workers:
+                        break
+                while pending:
+                    text, count, features, repaired, without = pending.popleft().get()
+                    nxt = next(starts, None)
+                    if nxt is not None:
+                        pending.append(pool.apply_async(_forked_chunk, (nxt,)))
+                    self.report.features += features
+                    self.report.triples += count
+                    self.report.repaired += repaired
+                    self.report.without_geometry += without
+                    yield text
+        finally:
+            _FORKED = None
+
     def __iter__(self) -> Iterator[str]:
         self.report = ExportReport()
         header = self.terms.header()
         if header:
             yield header
+        if self._forkable():
+            yield from self._iter_processes()
+            self._warn()
+            return
         from concurrent.futures import ThreadPoolExecutor
 
         with_geometry = self.mapping.geometry is not None
@@ -415,6 +524,9 @@ class RdfStream:
                 if chunk is not None:
                     pending = (chunk, start, ahead)
                     start += len(chunk)
+        self._warn()
+
+    def _warn(self) -> None:
         if self.report.without_geometry:
             ids = self.report.without_geometry
             warnings.warn(f"{len(ids)} feature(s) have no geometry (missing, empty, or empty "
@@ -424,7 +536,24 @@ class RdfStream:
             ids = self.report.repaired
             warnings.warn(f"{len(ids)} invalid geometr{'y was' if len(ids) == 1 else 'ies were'}"
                           f" repaired with make_valid: gid {ids[:10]}"
-                          f"{' ...' if len(ids) > 10 else ''}", UserWarning, stacklevel=2)
+                          f"{' ...' if len(ids) > 10 else ''}", UserWarning, stacklevel=3)
+
+
+_FORKED: RdfStream | None = None     # the stream forked workers inherit
+
+
+def _forked_chunk(start: int) -> tuple[str, int, int, list[int], list[int]]:
+    assert _FORKED is not None
+    return _FORKED._chunk_result(start)
+
+
+def _default_workers() -> int:
+    """Worker processes for an export: the usable cores, at most 4."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:      # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(4, cores))
 
 
 def iter_rdf(
@@ -443,13 +572,14 @@ def iter_rdf(
     precision: int | None = None,
     chunk_size: int = 2_000,
     layer_name: str | None = None,
+    workers: int | None = None,
 ) -> RdfStream:
     """The RDF of a layer as an iterator of text chunks (see :func:`write_rdf` for options)."""
     resolved = _resolve_mapping(mapping, layer, base_iri=base_iri, name=name, kind=kind,
                                 style=style)
     return RdfStream(layer, resolved, fmt=format, crs84=crs84, reproject=reproject,
                      invalid=invalid, multi=multi, precision=precision, chunk_size=chunk_size,
-                     layer_name=layer_name)
+                     layer_name=layer_name, workers=workers)
 
 
 def to_rdf(layer: LayerLike, **options: Any) -> str:
@@ -475,6 +605,7 @@ def write_rdf(
     chunk_size: int = 2_000,
     layer_name: str | None = None,
     overwrite: bool = False,
+    workers: int | None = None,
 ) -> ExportReport:
     """Write a layer as N-Triples or Turtle through a mapping, as GeoTriples' ``dump_rdf``.
 
@@ -511,6 +642,12 @@ def write_rdf(
         doubles back exactly.
     chunk_size
         Features formatted at a time (memory is bounded by it).
+    workers
+        Processes that format chunks side by side (``None``: the usable cores, at most
+        4; ``1``: this process, with the geometry work of the next chunk on a thread).
+        Workers start by ``fork`` and only on Linux in a process without other
+        threads (so never inside a Jupyter kernel); elsewhere the export runs in this
+        process. The output is the same bytes either way.
     layer_name
         Layer of a multi-layer file (GeoPackage).
     overwrite
@@ -546,7 +683,7 @@ def write_rdf(
     stream = iter_rdf(layer, mapping=mapping, base_iri=base_iri, name=name, kind=kind,
                       style=style, format=fmt, crs84=crs84, reproject=reproject,
                       invalid=invalid, multi=multi, precision=precision, chunk_size=chunk_size,
-                      layer_name=layer_name)
+                      layer_name=layer_name, workers=workers)
     with atomic_path(dest) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as out:
         out.writelines(stream)
     stream.report.path = dest
