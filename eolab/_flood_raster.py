@@ -69,12 +69,19 @@ def _like(values: Any, template: xr.DataArray, name: str, attrs: dict[str, Any],
 
 
 def _levels_kernel(values: np.ndarray, *, nodata: Any, nodata_level: int) -> np.ndarray:
-    valid = np.isfinite(values)
+    invalid = ~np.isfinite(values)
     if nodata is not None:
-        valid &= values != nodata
-    level = np.floor(np.clip(np.where(valid, values, 0), 0, 254)).astype(np.uint8)
-    level[~valid] = nodata_level
+        invalid |= values == nodata
+    # clip to 0-254, then truncate: the floor of a value >= 0 (NaN and infinities
+    # become something in the cast and are overwritten below)
+    with np.errstate(invalid="ignore"):
+        level = np.clip(values, 0, 254).astype(np.uint8)
+    level[invalid] = nodata_level
     return level
+
+
+def _threshold_kernel(levels: np.ndarray, *, min_level: int) -> np.ndarray:
+    return np.where(levels >= min_level, levels, levels.dtype.type(0))
 
 
 def flood_levels(magnitude: xr.DataArray | xr.Dataset, *,
@@ -210,7 +217,8 @@ def threshold_levels(levels: xr.DataArray, *, min_level: int = 4) -> xr.DataArra
     the input's no data). Lazy when the input is.
     """
     levels = _integer(levels)
-    kept = levels.where(levels >= min_level, 0).astype(levels.dtype)
+    kept = xr.apply_ufunc(_threshold_kernel, levels, kwargs={"min_level": min_level},
+                          dask="parallelized", output_dtypes=[levels.dtype])
     return _like(kept.data, levels, str(levels.name or FLOOD_FIELD), dict(levels.attrs),
                  _nodata(levels))
 
