@@ -2,6 +2,8 @@
 
 * ``samples_dir``: the simulated tutorial samples, built once (``eolab samples
   build``) into ``$EOLAB_DATA_DIR`` or ``data_samples/`` when missing.
+* ``chromium``: a headless Chromium for the browser tests of maps; skips when
+  absent, fails in CI.
 * ``realdata``: ``../shared/realdata`` (or ``$EOLAB_REALDATA``); tests that
   need it skip when it is absent on a user's machine but **fail** in CI
   (``CI=true``), where it is always present.
@@ -10,6 +12,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -48,3 +51,22 @@ def samples_dir() -> Path:
     from eolab.samples import ensure_samples
 
     return ensure_samples(None)
+
+
+def _chromium() -> str | None:
+    for candidate in ("/usr/bin/chromium", shutil.which("chromium"),
+                      shutil.which("chromium-browser"), shutil.which("google-chrome")):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    exe = _chromium()
+    if exe is None:
+        reason = "headless Chromium not found (install it with .ci/install-browser.sh)"
+        if _in_ci():
+            pytest.fail(f"{reason}; CI must run the browser tests")
+        pytest.skip(reason)
+    return exe

@@ -7,6 +7,8 @@ be checked against geopandas computing the same thing.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 import pyoxigraph as ox
 import shapely
@@ -21,6 +23,7 @@ GADM = "http://www.app-lab.eu/gadm/"
 GADMO = "http://www.app-lab.eu/gadm/ontology/"
 XSD = "http://www.w3.org/2001/XMLSchema#"
 RDF_TYPE = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
+FLOOD_G, UNITS_G = "http://example.org/graph/flood", "http://example.org/graph/units"
 
 
 def units_grid(nx=3, ny=3, x0=150.6, y0=-33.8, size=0.1):
@@ -92,6 +95,21 @@ def units_nt(units, names, levels, *, crs=EPSG4326, transform=None):
                   f"{u} <{GEO}hasGeometry> {gg} .",
                   f"{gg} <{GEO}asWKT> {wkt(g, crs, multi=False)} ."]
     return ("\n".join(lines) + "\n").encode()
+
+
+@contextmanager
+def loaded_store():
+    """An in-memory store holding :func:`floods` in ``FLOOD_G`` and :func:`units_grid` in
+    ``UNITS_G`` (the default sizes and seed), closed on exit."""
+    from eolab.linked.store import open_store
+
+    store = open_store(None)
+    try:
+        store.load(flood_nt(*floods()), graph=FLOOD_G)
+        store.load(units_nt(*units_grid()), graph=UNITS_G)
+        yield store
+    finally:
+        store.close()
 
 
 def utm56s(geom):

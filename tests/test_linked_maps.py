@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -350,25 +348,7 @@ def test_cli_map__bad_input_leaves_no_page(db, tmp_path):
 
 
 # --------------------------------------------------------------------------- browser
-
-
-def _chromium() -> str | None:
-    for candidate in ("/usr/bin/chromium", shutil.which("chromium"),
-                      shutil.which("chromium-browser"), shutil.which("google-chrome")):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    exe = _chromium()
-    if exe is None:
-        reason = "headless Chromium not found (install it with .ci/install-browser.sh)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason}; CI must run the browser tests")
-        pytest.skip(reason)
-    return exe
+# (the ``chromium`` fixture is in conftest.py)
 
 
 WINDOW = (800, 600)

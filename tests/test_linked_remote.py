@@ -22,7 +22,7 @@ from eolab.linked.store import open_store
 
 UNITS, NAMES, LEVELS = td.units_grid()
 BOXES, FLOOD_LEVELS = td.floods()
-FLOOD_G, UNITS_G = "http://example.org/graph/flood", "http://example.org/graph/units"
+FLOOD_G, UNITS_G = td.FLOOD_G, td.UNITS_G
 
 
 def _free_port() -> int:

@@ -23,7 +23,7 @@ from eolab.linked.store import EmbeddedStore, open_store
 
 UNITS, NAMES, LEVELS = td.units_grid()
 BOXES, FLOOD_LEVELS = td.floods()
-FLOOD_G, UNITS_G = "http://example.org/graph/flood", "http://example.org/graph/units"
+FLOOD_G, UNITS_G = td.FLOOD_G, td.UNITS_G
 UOM = "http://www.opengis.net/def/uom/OGC/1.0/"
 
 
@@ -37,11 +37,8 @@ def _frames():
 
 @pytest.fixture()
 def store():
-    s = open_store(None)
-    s.load(td.flood_nt(BOXES, FLOOD_LEVELS), graph=FLOOD_G)
-    s.load(td.units_nt(UNITS, NAMES, LEVELS), graph=UNITS_G)
-    yield s
-    s.close()
+    with td.loaded_store() as s:
+        yield s
 
 
 def _rows(result):

@@ -5,9 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import io
-import os
 import re
-import shutil
 import socket
 import subprocess
 import time
@@ -365,25 +363,7 @@ def test_raster_preview__all_nan() -> None:
 
 
 # --------------------------------------------------------------------------- browser
-
-
-def _chromium() -> str | None:
-    for candidate in ("/usr/bin/chromium", shutil.which("chromium"),
-                      shutil.which("chromium-browser"), shutil.which("google-chrome")):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    exe = _chromium()
-    if exe is None:
-        reason = "headless Chromium not found (install it with .ci/install-browser.sh)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason}; CI must run the browser tests")
-        pytest.skip(reason)
-    return exe
+# (the ``chromium`` fixture is in conftest.py)
 
 
 def _screenshot(exe: str, page: Path, tmp_path: Path) -> np.ndarray:
