@@ -25,10 +25,11 @@ repair keep their attributes, lose the geometry node, and are reported
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
@@ -82,7 +83,7 @@ _TTL_PREFIXES = (("rdf", RDF_TYPE[:-4]), ("xsd", XSD), ("geo", GEO))
 _KNOWN_PREFIXES = {DEFAULT_BASE_IRI + "ontology#": "flo", GADMR: "gadmr", GADMO: "gadmo"}
 
 LayerLike: TypeAlias = "gpd.GeoDataFrame | str | os.PathLike[str]"
-Column: TypeAlias = "str | list[str | None]"   # one object for all subjects, or one per subject
+Column: TypeAlias = "str | list[str | None] | _Wrapped"   # one object, or one per subject
 MappingLike: TypeAlias = "Mapping | str | os.PathLike[str]"
 
 
@@ -153,18 +154,40 @@ class _Terms:
         return "".join(f"@prefix {p}: <{ns}> .\n" for p, ns in self.prefixes) + "\n"
 
 
-def _subjects(template: str, chunk: pd.DataFrame, gids: np.ndarray) -> list[str]:
+@dataclass(frozen=True)
+class _Wrapped:
+    """One term per subject, ``prefix + str(value) + suffix``, formatted only when written.
+
+    The N-Triples writer puts prefix and suffix into its per-feature f-string, so the
+    common columns (row-number IRIs, integer literals, WKT literals) are never built
+    as separate strings.
+    """
+
+    prefix: str
+    values: list[Any]
+    suffix: str
+
+    def strings(self) -> list[str]:
+        p, s = self.prefix, self.suffix
+        return [f"{p}{v}{s}" for v in self.values]
+
+
+def _strings(column: list[str | None] | list[str] | _Wrapped) -> list[Any]:
+    return column.strings() if isinstance(column, _Wrapped) else column
+
+
+def _subjects(template: str, chunk: pd.DataFrame, gids: np.ndarray) -> list[str] | _Wrapped:
     cols = template_columns(template)
     if len(cols) == 1 and cols[0] in ROW_NUMBER_COLUMNS:
         head, _, tail = template.partition("{")
         tail = tail.partition("}")[2]
-        return [f"<{head}{g}{tail}>" for g in gids.tolist()]
+        return _Wrapped(f"<{head}", gids.tolist(), f"{tail}>")
     values = [gids.tolist() if c in ROW_NUMBER_COLUMNS else chunk[c].tolist() for c in cols]
     return [f"<{fill_template(template, row, iri=True)}>" for row in zip(*values, strict=True)]
 
 
 def _objects(prop: PropertyMap, dtype: str | None, chunk: pd.DataFrame, gids: np.ndarray
-             ) -> list[str | None]:
+             ) -> list[str | None] | _Wrapped:
     texts: list[str | None]
     if prop.template is not None:
         cols = template_columns(prop.template)
@@ -177,7 +200,7 @@ def _objects(prop: PropertyMap, dtype: str | None, chunk: pd.DataFrame, gids: np
         series = chunk[column]
         if prop.datatype == XSD + "integer" and pd.api.types.is_integer_dtype(series.dtype) \
                 and not series.hasnans:
-            return [f'"{v}"^^{dtype}' for v in series.to_numpy().tolist()]
+            return _Wrapped('"', series.to_numpy().tolist(), f'"^^{dtype}')
         texts = []
         for gid, value in zip(gids.tolist(), series.tolist(), strict=True):
             try:
@@ -347,10 +370,15 @@ class RdfStream:
         if missing.any():
             self.report.without_geometry += gids[missing].tolist()
         gsubjects = _subjects(g.template, chunk, gids)
-        literal = [None if gone else f"{t.wkt_prefix}{w}{t.wkt_suffix}"
-                   for w, gone in zip(wkts, missing.tolist(), strict=True)]
-        po.append((t.link, [None if gone else gs for gs, gone in
-                            zip(gsubjects, missing.tolist(), strict=True)]))
+        literal: list[str | None] | _Wrapped
+        if missing.any():
+            literal = [None if gone else f"{t.wkt_prefix}{w}{t.wkt_suffix}"
+                       for w, gone in zip(wkts, missing.tolist(), strict=True)]
+            po.append((t.link, [None if gone else gs for gs, gone in
+                                zip(_strings(gsubjects), missing.tolist(), strict=True)]))
+        else:
+            literal = _Wrapped(t.wkt_prefix, wkts, t.wkt_suffix)
+            po.append((t.link, gsubjects))
         gpo: list[tuple[str, Column]] = [(t.type, c) for c in t.geo_classes]
         gpo.append((t.wkt, literal))
         if t.funcs:
@@ -368,43 +396,53 @@ class RdfStream:
                                         if isinstance(o, str) else o) for p, o in gpo]
         return self._join([(subjects, po), (gsubjects, gpo)], n)
 
-    def _join(self, blocks: list[tuple[list[str], list[tuple[str, Column]]]], n: int
-              ) -> tuple[str, int]:
+    def _join(self, blocks: list[tuple[list[str] | _Wrapped, list[tuple[str, Column]]]],
+              n: int) -> tuple[str, int]:
         """The text of ``n`` features, each the blocks of its subjects in turn."""
         if self.fmt == "nt":
             return self._join_nt(blocks, n)
-        done = [self._rows(subjects, po, n) for subjects, po in blocks]
+        done = [self._rows(_strings(subjects), [(p, o if isinstance(o, str) else _strings(o))
+                                                for p, o in po], n)
+                for subjects, po in blocks]
         rows = chain.from_iterable(zip(*(r for r, _ in done), strict=True))
         return "".join(rows), sum(c for _, c in done)
 
     @staticmethod
-    def _join_nt(blocks: list[tuple[list[str], list[tuple[str, Column]]]], n: int
+    def _join_nt(blocks: list[tuple[list[str] | _Wrapped, list[tuple[str, Column]]]], n: int
                  ) -> tuple[str, int]:
-        """N-Triples through one ``str.format`` template per feature (constants baked in)."""
-        def esc(text: str) -> str:
-            return text.replace("{", "{{").replace("}", "}}")
+        """N-Triples of ``n`` features through one f-string per feature.
 
-        parts: list[str] = []
-        args: list[list[str]] = []
+        The per-feature text is the concatenation of ``pieces``: constants (predicates,
+        fixed objects, punctuation) and per-feature columns (subjects, objects). It is
+        built by a list comprehension compiled for this layout (:func:`_row_formatter`),
+        which CPython runs about twice as fast as ``str.format`` or per-triple strings.
+        """
+        pieces: list[str | int] = []           # str: constant text; int: index in args
+        args: list[list[Any]] = []
+
+        def column(values: list[str] | _Wrapped) -> list[str | int]:
+            args.append(values.values if isinstance(values, _Wrapped) else values)
+            if isinstance(values, _Wrapped):
+                return [values.prefix, len(args) - 1, values.suffix]
+            return [len(args) - 1]
+
         count = 0
         for subjects, po in blocks:
-            s = f"{{{len(args)}}}"
-            args.append(subjects)
+            s = column(subjects)
             for pred, objs in po:
                 if isinstance(objs, str):
-                    parts.append(f"{s} {esc(pred)} {esc(objs)} .\n")
+                    pieces += [*s, f" {pred} {objs} .\n"]
                     count += n
                     continue
-                gaps = objs.count(None)
+                gaps = 0 if isinstance(objs, _Wrapped) else objs.count(None)
                 if gaps:            # the whole triple, or nothing, per feature
-                    objs = [f"{sub} {pred} {o} .\n" if o is not None else ""
-                            for sub, o in zip(subjects, objs, strict=True)]
-                    parts.append(f"{{{len(args)}}}")
+                    pieces += column([f"{sub} {pred} {o} .\n" if o is not None else ""
+                                      for sub, o in zip(_strings(subjects), objs,
+                                                        strict=True)])
                 else:
-                    parts.append(f"{s} {esc(pred)} {{{len(args)}}} .\n")
-                args.append(objs)
+                    pieces += [*s, f" {pred} ", *column(objs), " .\n"]
                 count += n - gaps
-        return "".join(map("".join(parts).format, *args)), count
+        return "".join(_row_formatter(tuple(pieces), len(args))(args)), count
 
     def _rows(self, subjects: list[str], po: list[tuple[str, Column]], n: int
               ) -> tuple[list[str], int]:
@@ -537,6 +575,23 @@ class RdfStream:
             warnings.warn(f"{len(ids)} invalid geometr{'y was' if len(ids) == 1 else 'ies were'}"
                           f" repaired with make_valid: gid {ids[:10]}"
                           f"{' ...' if len(ids) > 10 else ''}", UserWarning, stacklevel=3)
+
+
+@functools.lru_cache(maxsize=64)
+def _row_formatter(pieces: tuple[str | int, ...], n_args: int) -> Callable[[list[list[str]]],
+                                                                          list[str]]:
+    """``columns -> [row text, ...]`` for ``pieces`` (see :meth:`RdfStream._join_nt`).
+
+    The generated source holds only generated names (``a0``, ``c0``...): the constants'
+    text reaches it as values of the namespace, never as code.
+    """
+    consts = {f"c{i}": p for i, p in enumerate(pieces) if isinstance(p, str)}
+    body = "".join(f"{{a{p}}}" if isinstance(p, int) else f"{{c{i}}}"
+                   for i, p in enumerate(pieces))
+    names = ", ".join(f"a{k}" for k in range(n_args))
+    source = f"lambda cols: [f'{body}' for {names}, in zip(*cols, strict=True)]"
+    fn: Callable[[list[list[str]]], list[str]] = eval(source, {"zip": zip, **consts})  # noqa: S307
+    return fn
 
 
 _FORKED: RdfStream | None = None     # the stream forked workers inherit
