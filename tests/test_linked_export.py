@@ -314,6 +314,19 @@ def test_write_rdf__edited_mapping_is_applied(tmp_path):
         assert {o.datatype.value for o in levels} == {XSD + "decimal"}
 
 
+def test_write_rdf__quotes_in_mapping_terms_are_data_not_code():
+    """The N-Triples rows come from a generated comprehension: terms reach it as values."""
+    gdf = _utm_layer(3)
+    odd = "http://example.org/it's%7B0%7D'''x"
+    text = generate_mapping(gdf, base_iri=BASE, name="flood").replace(
+        "vocab:has_floodLevel", f"<{odd}/level>").replace("vocab:flood", f"<{odd}/Class>")
+    triples = _triples(to_rdf(gdf, mapping=text))
+    levels = sorted(int(o.value) for _, p, o in triples if p.value == odd + "/level")
+    assert levels == [4, 5, 6]
+    classes = [o.value for _, p, o in triples if p.value == RDF_TYPE and "Class" in o.value]
+    assert classes == [odd + "/Class"] * 3
+
+
 def test_write_rdf__mapping_that_does_not_fit_the_layer(tmp_path):
     gdf = _utm_layer(2)
     other = generate_mapping(gdf.rename(columns={"floodLevel": "depth"}), base_iri=BASE)
