@@ -11,7 +11,7 @@ whole processes on the same two files:
   angle), ``gdal_calc.py`` (levels), ``gdal_sieve.py -st 10 -4``,
   ``gdal_calc.py --calc "(A>=4)*A"`` and ``gdal_polygonize.py`` to an ESRI Shapefile;
 * one eolab process (:data:`EOLAB_CHAIN`, the public API as a user would write it):
-  read both dates (dask, chunks of 1536 rows), ``cva``, ``classify`` (S2-CD classes at the
+  read both dates (dask, chunks of one band x 1536 rows), ``cva``, ``classify`` (S2-CD classes at the
   tutorial's 4 %, written as a byte GeoTIFF) in one dask pass, the CVA GeoTIFF,
   ``flood_mask(sieve_size=10, min_level=4)``, ``write_vectors`` (Shapefile).
 
@@ -90,12 +90,14 @@ from eolab.io.rasters import write_geotiff
 
 
 def read(path):
-    bands = rioxarray.open_rasterio(path, chunks={"y": 1536, "x": -1}, lock=False)
+    # one band per chunk: the files are band-interleaved, and a chunk holding all three
+    # bands would be copied band by band when the Dataset selects them
+    bands = rioxarray.open_rasterio(path, chunks={"band": 1, "y": 1536, "x": -1}, lock=False)
     return bands.assign_coords(band=["B3", "B4", "B8"]).to_dataset(dim="band")
 
 
 before, after, out = sys.argv[1], sys.argv[2], Path(sys.argv[3])
-change = cva(read(before), read(after))                   # lazy, chunks of 1536 rows
+change = cva(read(before), read(after))                   # lazy
 classes = classify(change, threshold=4)                   # the tutorial's 4 %
 change, classes = dask.compute(change[["magnitude", "direction"]], classes)
 write_geotiff(change, out / "cva.tif", compress="NONE", overviews=False)
