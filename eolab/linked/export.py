@@ -333,8 +333,12 @@ class RdfStream:
         return values
 
     def _geometry_parts(self, chunk: gpd.GeoDataFrame, start: int
-                        ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        """Geometries (checked, repaired, made multi), their missing mask and WKT texts.
+                        ) -> tuple[np.ndarray, np.ndarray, _Wrapped]:
+        """Geometries (checked, repaired), their missing mask and their WKT texts.
+
+        The texts come as :class:`_Wrapped` so that the common case, a chunk of plain
+        2-D polygons made multi, is ``"MULTIPOLYGON (" + text[8:] + ")"`` without a
+        Python string per feature.
 
         Vectorised shapely work that releases the GIL: :meth:`__iter__` runs it for the
         next chunk on a second thread while the current chunk's strings are formatted.
@@ -343,18 +347,22 @@ class RdfStream:
         geoms = self._geometries(chunk, gids)
         missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
         wkts = shapely.to_wkt(geoms, rounding_precision=self.precision, trim=True).tolist()
-        if self.multi:
-            # POLYGON ((..)) -> MULTIPOLYGON (((..))), LINESTRING (..) -> MULTILINESTRING ((..)):
-            # the text GEOS writes for the one-part multi geometry, without building it.
-            single = np.isin(shapely.get_type_id(geoms), (_POLYGON, _LINE)) & ~missing
-            for i in np.flatnonzero(single).tolist():
-                w = wkts[i]
-                cut = w.index("(")
-                wkts[i] = f"MULTI{w[:cut]}({w[cut:]})"
-        return geoms, missing, wkts
+        if not self.multi:
+            return geoms, missing, _Wrapped("", wkts, "")
+        # POLYGON ((..)) -> MULTIPOLYGON (((..))), LINESTRING (..) -> MULTILINESTRING ((..)):
+        # the text GEOS writes for the one-part multi geometry, without building it.
+        types = shapely.get_type_id(geoms)
+        if (types == _POLYGON).all() and not shapely.has_z(geoms).any():
+            return geoms, missing, _Wrapped("MULTIPOLYGON (", [w[8:] for w in wkts], ")")
+        single = np.isin(types, (_POLYGON, _LINE)) & ~missing
+        for i in np.flatnonzero(single).tolist():
+            w = wkts[i]
+            cut = w.index("(")
+            wkts[i] = f"MULTI{w[:cut]}({w[cut:]})"
+        return geoms, missing, _Wrapped("", wkts, "")
 
     def _text(self, chunk: gpd.GeoDataFrame, start: int,
-              geo: tuple[np.ndarray, np.ndarray, list[str]] | None = None) -> tuple[str, int]:
+              geo: tuple[np.ndarray, np.ndarray, _Wrapped] | None = None) -> tuple[str, int]:
         """The chunk's RDF, built column-wise: one list of strings per triple slot."""
         m, t = self.mapping, self.terms
         n = len(chunk)
@@ -373,11 +381,12 @@ class RdfStream:
         literal: list[str | None] | _Wrapped
         if missing.any():
             literal = [None if gone else f"{t.wkt_prefix}{w}{t.wkt_suffix}"
-                       for w, gone in zip(wkts, missing.tolist(), strict=True)]
+                       for w, gone in zip(wkts.strings(), missing.tolist(), strict=True)]
             po.append((t.link, [None if gone else gs for gs, gone in
                                 zip(_strings(gsubjects), missing.tolist(), strict=True)]))
         else:
-            literal = _Wrapped(t.wkt_prefix, wkts, t.wkt_suffix)
+            literal = _Wrapped(t.wkt_prefix + wkts.prefix, wkts.values,
+                               wkts.suffix + t.wkt_suffix)
             po.append((t.link, gsubjects))
         gpo: list[tuple[str, Column]] = [(t.type, c) for c in t.geo_classes]
         gpo.append((t.wkt, literal))
