@@ -39,7 +39,8 @@ def _problem(n_per_class: int = 60, seed: int = 0, t: int = 10):
 def trained():
     torch.set_num_threads(min(2, torch.get_num_threads()))
     x, y = _problem()
-    return fit(x, y, bands=BANDS, seed=1, **SMALL)
+    # dropped dates in training (augmentation) teach it to read gaps, tested below
+    return fit(x, y, bands=BANDS, seed=1, augment={"mask": 0.1}, **SMALL)
 
 
 def test_net__shapes_and_nan_handling():
@@ -58,6 +59,40 @@ def test_net__shapes_and_nan_handling():
     # the ensemble's output is the log of the members' mean probabilities
     mean_p = torch.softmax(ens.member_logits(x), dim=-1).mean(dim=0)
     torch.testing.assert_close(logp.exp(), mean_p)
+
+
+def test_net__inference_folds_batch_norm_and_merges_kernels():
+    """In eval mode every conv layer runs as one convolution (branches merged, batch norm
+    folded in): the same numbers as the layers run one by one."""
+    torch.manual_seed(0)
+    net = CropNet(3, 4, hidden_size=8, conv_channels=12, conv_kernel=[3, 5, 9], conv_layers=2)
+    x = torch.randn(40, 11, 3)
+    x[0, 2, 1] = float("nan")
+    net.train()
+    for _ in range(3):                 # move the batch-norm statistics off their defaults
+        net(x + torch.randn_like(x))
+    net.eval()
+    m = net.members[0]
+    with torch.no_grad():
+        c = net.features(x).transpose(1, 2)
+        for i, (conv, norm) in enumerate(zip(m.convs, m.norms)):
+            z = torch.relu(norm(conv(c)))
+            c = z if i == 0 else c + z
+        fast = m._front_eval(net.features(x).transpose(0, 1).contiguous())
+        torch.testing.assert_close(fast, c.permute(2, 0, 1), atol=1e-5, rtol=1e-4)
+        assert torch.isfinite(net(x)).all()
+
+
+def test_net__difference_channel():
+    net = CropNet(2, 3, mean=torch.tensor([1.0, 0.0]), std=torch.tensor([2.0, 1.0]))
+    x = torch.tensor([[[1.0, 0.0], [3.0, 1.0], [float("nan"), 2.0], [7.0, 4.0]]])
+    f = net.features(x)[0]
+    # standardised bands, then their differences (0 at the first step and next to a gap)
+    torch.testing.assert_close(f[:, :2], torch.tensor([[0.0, 0], [1, 1], [0, 2], [3, 4]]))
+    torch.testing.assert_close(f[:, 2:4], torch.tensor([[0.0, 0], [1, 1], [0, 1], [0, 2]]))
+    torch.testing.assert_close(f[:, 4], torch.tensor([0.0, 0, 1, 0]))
+    with pytest.raises(ModelError, match="odd"):
+        fit(*_problem(n_per_class=4), conv_kernel=[3, 4], **{**SMALL, "epochs": 1})
 
 
 def test_ensemble__save_load_round_trip(tmp_path):
@@ -172,6 +207,8 @@ def test_save_load__identical_predictions(trained, tmp_path):
     ("swap_weights", "SHA-256"),
     ("bad_json", "not a valid"),
     ("wrong_arch", "do not fit"),
+    ("old_format", "older eolab"),
+    ("arch_key_missing", "inconsistent"),
     ("pickle", "SHA-256"),
 ])
 def test_load__refuses_altered_folders(trained, tmp_path, damage, words):
@@ -194,6 +231,14 @@ def test_load__refuses_altered_folders(trained, tmp_path, damage, words):
     elif damage == "wrong_arch":
         cfg = json.loads(c.read_text())
         cfg["architecture"]["hidden_size"] = 32
+        c.write_text(json.dumps(cfg))
+    elif damage == "old_format":
+        cfg = json.loads(c.read_text())
+        cfg["format"] = "eolab-crop-lstm/1"
+        c.write_text(json.dumps(cfg))
+    elif damage == "arch_key_missing":
+        cfg = json.loads(c.read_text())
+        del cfg["architecture"]["difference"]
         c.write_text(json.dumps(cfg))
     elif damage == "pickle":
         torch.save(trained.net.state_dict(), w)       # a pickle in place of the safetensors

@@ -50,7 +50,10 @@ def stratified_split(y: np.ndarray, fraction: float, rng: np.random.Generator
 def augment(x: torch.Tensor, std: torch.Tensor, gen: torch.Generator, *, jitter: float,
             scale: float, mask: float, shift: int) -> torch.Tensor:
     """Random copy of a batch ``(b, t, c)``: band-wise scaling, Gaussian jitter, a shift in
-    time by up to ``shift`` steps (edges repeated) and time steps dropped to NaN."""
+    time by up to ``shift`` steps (edges repeated) and time steps dropped to NaN.
+
+    (Mixup, the other augmentation of the loop, mixes pairs of sequences and
+    their labels; it is applied by :func:`train_net` after this.)"""
     b, t, c = x.shape
     out = x
     if shift > 0:
@@ -85,7 +88,7 @@ def train_net(x: np.ndarray, y: np.ndarray, n_classes: int, *, arch: dict[str, A
               seed: int, epochs: int, batch_size: int, lr: float, weight_decay: float,
               label_smoothing: float, val_fraction: float, patience: int | None,
               class_weight: np.ndarray | None, aug: dict[str, Any], device: torch.device,
-              progress: bool) -> TrainResult:
+              progress: bool, ema_decay: float = 0.0) -> TrainResult:
     """Train a :class:`CropNet` on ``x`` (n, t, c) with class indices ``y`` (0..n_classes-1)."""
     from tqdm.auto import tqdm
 
@@ -120,8 +123,15 @@ def train_net(x: np.ndarray, y: np.ndarray, n_classes: int, *, arch: dict[str, A
                                                     steps_per_epoch=steps_per_epoch,
                                                     pct_start=0.2)
         std_t = torch.tensor(std, dtype=torch.float32).reshape(1, 1, -1)
+        shape_aug = {k: v for k, v in aug.items() if k != "mixup"}
+        mixup = float(aug.get("mixup", 0.0))
         result = TrainResult(net=net)
         best_state, best_score, waited = None, -math.inf, 0
+        # exponential moving average of the weights (and batch-norm statistics): the
+        # averaged net is the one validated and kept
+        ema_net = copy.deepcopy(net) if ema_decay > 0 else None
+        ema_pairs = ([] if ema_net is None else
+                     list(zip(ema_net.state_dict().values(), net.state_dict().values())))
         bar = tqdm(range(epochs), desc="training", unit="epoch", disable=not progress)
         for epoch in bar:
             net.train()
@@ -131,25 +141,43 @@ def train_net(x: np.ndarray, y: np.ndarray, n_classes: int, *, arch: dict[str, A
                 sel = order[i:i + batch_size]
                 if sel.numel() < 2:       # BatchNorm needs two samples
                     continue
-                xb = augment(xt[sel], std_t, gen, **aug).to(device)
+                xb = augment(xt[sel], std_t, gen, **shape_aug)
                 yb = yt[sel].to(device)
+                lam, partner = 1.0, None
+                if mixup > 0:
+                    lam = float(rng.beta(mixup, mixup))
+                    partner = torch.randperm(sel.numel(), generator=gen)
+                    xb = lam * xb + (1.0 - lam) * xb[partner]     # NaN where either is missing
+                xb = xb.to(device)
                 opt.zero_grad(set_to_none=True)
                 member_logits = net.member_logits(xb)
-                loss = sum(loss_fn(lg, yb) for lg in member_logits)
+                if partner is None:
+                    loss = sum(loss_fn(lg, yb) for lg in member_logits)
+                else:
+                    yp = yb[partner.to(device)]
+                    loss = sum(lam * loss_fn(lg, yb) + (1.0 - lam) * loss_fn(lg, yp)
+                               for lg in member_logits)
                 loss.backward()
                 nn.utils.clip_grad_norm_(net.parameters(), 5.0)
                 opt.step()
                 sched.step()
+                with torch.no_grad():
+                    for avg, cur in ema_pairs:
+                        if avg.is_floating_point():
+                            avg.lerp_(cur, 1.0 - ema_decay)
+                        else:
+                            avg.copy_(cur)
                 total += float(loss.detach()) * sel.numel()
                 seen += sel.numel()
             record = {"epoch": float(epoch + 1), "train_loss": total / max(seen, 1)}
             if yv.numel():
-                vloss, vacc = _evaluate(net, xv, yv, eval_loss, device)
+                judged = net if ema_net is None else ema_net
+                vloss, vacc = _evaluate(judged, xv, yv, eval_loss, device)
                 record.update(val_loss=vloss, val_accuracy=vacc)
                 score = vacc - 1e-3 * vloss     # accuracy first, loss breaks ties
                 if score > best_score:
                     best_score, waited, result.best_epoch = score, 0, epoch + 1
-                    best_state = copy.deepcopy(net.state_dict())
+                    best_state = copy.deepcopy(judged.state_dict())
                 else:
                     waited += 1
             result.history.append(record)
@@ -158,6 +186,8 @@ def train_net(x: np.ndarray, y: np.ndarray, n_classes: int, *, arch: dict[str, A
                 break
         if best_state is not None:
             net.load_state_dict(best_state)
+        elif ema_net is not None:
+            net.load_state_dict(ema_net.state_dict())
         else:
             result.best_epoch = len(result.history)
     net.eval()

@@ -20,7 +20,7 @@ import numpy as np
 
 from eolab.crop.dataset import deduplicate, holdout_split, read_ucr_crop
 
-__all__ = ["nearest_neighbour", "score_ucr_crop", "ucr_split"]
+__all__ = ["nearest_neighbour", "score_tuning", "score_ucr_crop", "tuning_split", "ucr_split"]
 
 
 def nearest_neighbour(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray,
@@ -44,6 +44,41 @@ def ucr_split(path: str | os.PathLike[str], *, seed: int = 0, fraction: float = 
     x, y, _ = deduplicate(x, y)
     tr, te = holdout_split(y.size, fraction=fraction, seed=seed)
     return x[tr], y[tr], x[te], y[te]
+
+
+def tuning_split(path: str | os.PathLike[str], *, seed: int = 0, fraction: float = 0.2
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(fit_x, fit_y, val_x, val_y)``: the tuning split, carved from the training four
+    fifths of :func:`ucr_split` only (stratified, ``fraction`` per class, seeded).
+
+    Every default of :func:`eolab.crop.train.fit` was chosen on this split; the
+    held-out fifth plays no part in it.
+    """
+    from eolab.crop._train_loop import stratified_split
+
+    xtr, ytr, _, _ = ucr_split(path)
+    fit_idx, val_idx = stratified_split(ytr, fraction, np.random.default_rng(seed))
+    return xtr[fit_idx], ytr[fit_idx], xtr[val_idx], ytr[val_idx]
+
+
+def score_tuning(root: str | os.PathLike[str], *, tuning_seed: int = 0,
+                 **fit_options: Any) -> dict[str, Any]:
+    """Accuracy of ``fit(**fit_options)`` and of 1-NN on the tuning split (see
+    :func:`tuning_split`): the number to compare options by."""
+    from eolab.crop.train import fit
+
+    path = Path(root)
+    if path.is_dir():
+        path = path / "Crop_TRAIN.tsv"
+    fx, fy, vx, vy = tuning_split(path, seed=tuning_seed)
+    nn_acc = float(np.mean(nearest_neighbour(fx, fy, vx) == vy))
+    start = time.perf_counter()
+    clf = fit(fx, fy, bands=["NDVI"], **fit_options)
+    train_s = time.perf_counter() - start
+    acc = float(np.mean(clf.predict(vx) == vy))
+    return {"n_fit": int(fy.size), "n_val": int(vy.size), "nn1_accuracy": nn_acc,
+            "lstm_accuracy": acc, "gain_points": 100 * (acc - nn_acc), "train_s": train_s,
+            "best_epoch": clf.training["best_epoch"]}
 
 
 def score_ucr_crop(root: str | os.PathLike[str], *, split_seed: int = 0,

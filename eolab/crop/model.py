@@ -1,9 +1,9 @@
 """The crop-type classifier: an LSTM on (time, band) sequences, saved without pickle.
 
 A :class:`CropClassifier` wraps the torch module (:class:`~eolab.crop._lstm_net.CropNet`:
-per-band normalisation learned from the training data, a missing-observation
-channel, a 1-D convolution, a (bi)directional LSTM, mean/max pooling over
-time, a linear head) with what is needed to use it safely: the class labels,
+per-band normalisation learned from the training data, first differences in
+time, a missing-observation channel, 1-D convolutions, a (bi)directional LSTM,
+pooling over time, a linear head) with what is needed to use it safely: the class labels,
 the band names and order, the number of time steps.
 
 A saved model is a folder of two files:
@@ -21,6 +21,10 @@ match, or tensors that do not fit the architecture
 (:class:`~eolab.errors.ModelIntegrityError`). Predicting on sequences whose
 band count, band order or number of time steps differ from the config raises
 :class:`~eolab.errors.CubeMismatchError`.
+
+The format is ``eolab-crop-lstm/2`` (difference channels, multi-scale and
+residual convolutions); folders of the earlier ``eolab-crop-lstm/1`` are
+refused with a message to retrain them.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ __all__ = ["CONFIG_NAME", "FORMAT", "WEIGHTS_NAME", "CropClassifier", "load", "r
 WEIGHTS_NAME = "weights.safetensors"
 CONFIG_NAME = "config.json"
 #: Identifier and version of the saved-model format.
-FORMAT = "eolab-crop-lstm/1"
+FORMAT = "eolab-crop-lstm/2"
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -133,7 +137,7 @@ class CropClassifier:
         return arr
 
     def predict_proba(self, x: Any, *, bands: Sequence[str] | None = None,
-                      batch_size: int = 4096, device: str | torch.device = "cpu") -> np.ndarray:
+                      batch_size: int = 1024, device: str | torch.device = "cpu") -> np.ndarray:
         """Class probabilities, float32 ``(samples, classes)``, columns in :attr:`labels` order.
 
         Parameters
@@ -145,21 +149,25 @@ class CropClassifier:
         bands
             Band names of a numpy input, checked against the model's order.
         batch_size, device
-            Inference batch and device (``"cpu"``, ``"cuda"``, ``"auto"``).
+            Inference batch (1,024: the LSTM state stays in the CPU caches; larger
+            batches were slower on 2 cores) and device (``"cpu"``, ``"cuda"``,
+            ``"auto"``).
 
         Raises
         ------
         CubeMismatchError
             Band count or order, or number of time steps, differ from the model's.
         """
-        arr = self._check(x, bands)
+        arr = np.ascontiguousarray(self._check(x, bands))
         dev = resolve_device(device)
         net = self.net.to(dev)
         out = np.empty((arr.shape[0], len(self.labels)), dtype=np.float32)
+        out_t = torch.from_numpy(out)
+        step = max(1, int(batch_size))
         with torch.inference_mode():
-            for i in range(0, arr.shape[0], batch_size):
-                xb = torch.from_numpy(arr[i:i + batch_size]).to(dev)
-                out[i:i + batch_size] = torch.softmax(net(xb), dim=1).float().cpu().numpy()
+            for i in range(0, arr.shape[0], step):
+                xb = torch.from_numpy(arr[i:i + step]).to(dev)
+                out_t[i:i + step] = torch.softmax(net(xb), dim=1).float().cpu()
         if dev.type != "cpu":
             self.net.to("cpu")
         return out
@@ -206,6 +214,10 @@ class CropClassifier:
             save_file(state, tmp_w, metadata={"format": FORMAT})
             digest = _sha256(Path(tmp_w))
             Path(tmp_c).write_text(json.dumps(self.config(digest), indent=2, default=_json))
+            umask = os.umask(0)
+            os.umask(umask)
+            for t in (tmp_w, tmp_c):             # mkstemp's 0600 → the usual file mode
+                os.chmod(t, 0o666 & ~umask)
             os.replace(tmp_w, targets[0])
             os.replace(tmp_c, targets[1])
         finally:
@@ -252,14 +264,17 @@ def load(path: str | os.PathLike[str]) -> CropClassifier:
     except (ValueError, KeyError, TypeError) as err:
         raise ModelIntegrityError(f"{cpath}: not a valid crop model config ({err})") from None
     if fmt != FORMAT:
-        raise ModelIntegrityError(f"{cpath}: format {fmt!r}, expected {FORMAT!r}")
+        hint = (" (a model saved by an older eolab, whose architecture is no longer "
+                "supported: retrain it with eolab.crop.train.fit or 'eolab crop train')"
+                if isinstance(fmt, str) and fmt.startswith("eolab-crop-lstm/") else "")
+        raise ModelIntegrityError(f"{cpath}: format {fmt!r}, expected {FORMAT!r}{hint}")
     if _sha256(wpath) != digest:
         raise ModelIntegrityError(f"{wpath}: SHA-256 does not match the config's "
                                   "weights_sha256; the weights were altered or replaced")
-    unknown = set(arch) - set(ARCH_DEFAULTS)
+    unknown = set(arch) ^ set(ARCH_DEFAULTS)
     if unknown or mean.numel() != len(bands) or std.numel() != len(bands):
-        raise ModelIntegrityError(f"{cpath}: inconsistent config (architecture keys "
-                                  f"{sorted(unknown)}, {len(bands)} bands, "
+        raise ModelIntegrityError(f"{cpath}: inconsistent config (architecture keys missing "
+                                  f"or unknown: {sorted(unknown)}, {len(bands)} bands, "
                                   f"{mean.numel()} normalisation values)")
     try:
         state = load_file(str(wpath))
