@@ -95,7 +95,9 @@ def bench_cube(threads: int, size: int = 500) -> dict:
     clf = _model("cpu")
     x, _ = _synthetic(size * size)
     x = np.nan_to_num(x, nan=0.05)
-    cube = xr.DataArray(x.reshape(size, size, N_STEPS, N_BANDS).transpose(2, 3, 0, 1),
+    # stored (month, band, y, x) like a composites file, not a view of pixel-major data
+    cube = xr.DataArray(np.ascontiguousarray(x.reshape(size, size, N_STEPS, N_BANDS)
+                                             .transpose(2, 3, 0, 1)),
                         dims=("month", "band", "y", "x"),
                         coords={"band": list(clf.bands), "y": np.arange(size) * -10.0,
                                 "x": np.arange(size) * 10.0})

@@ -156,16 +156,24 @@ def classify_cube(
         ok = valid[r0:r1] = _valid(block, fill)
         if not ok.any():
             continue
-        seq = block[ok]                                    # (n, month, band)
+        every = bool(ok.all())                             # the usual case: no gather
+        seq = block.reshape(-1, *block.shape[2:]) if every else block[ok]  # (n, month, band)
         p = model.predict_proba(seq, bands=names, device=device)
         best = p.argmax(axis=1)
-        sub = crop[r0:r1]
-        sub[ok] = labels[best].astype(np.uint8)
+        top = p[np.arange(p.shape[0]), best]
+        if every:
+            crop[r0:r1] = labels[best].astype(np.uint8).reshape(r1 - r0, nx)
+            if probability == "all":
+                proba[:, r0:r1] = p.T.reshape(n_cls, r1 - r0, nx)
+            else:
+                proba[r0:r1] = top.reshape(r1 - r0, nx)
+            continue
+        crop[r0:r1][ok] = labels[best].astype(np.uint8)
         if probability == "all":
             for k in range(n_cls):
                 proba[k, r0:r1][ok] = p[:, k]
         else:
-            proba[r0:r1][ok] = p[np.arange(p.shape[0]), best]
+            proba[r0:r1][ok] = top
     coords = {"y": values["y"], "x": values["x"]}
     crop_da = xr.DataArray(crop, dims=("y", "x"), coords=coords, name="crop_class", attrs={
         "long_name": "crop class (TimeSen2Crop id)", "units": "1", "_FillValue": NODATA,
