@@ -231,33 +231,34 @@ def write_geotiff(
             descriptions = [str(data[n].attrs.get("long_name", n)) for n in names]
         if units is None:
             units = [str(data[n].attrs.get("units", "")) for n in names]
-        da = xr.concat([data[n] for n in names], dim="band")
-        da = da.rio.write_crs(data.rio.crs) if data.rio.crs is not None else da
+        # band by band, never stacked: a stacked copy of a large raster costs as much as
+        # writing it
+        bands = [data[n] for n in names]
+        grid, crs = bands[0], data.rio.crs
     else:
-        da = data
-        if da.ndim == 2:
-            da = da.expand_dims("band")
+        da = data if data.ndim != 2 else data.expand_dims("band")
         if descriptions is None:
             descriptions = [str(da.attrs.get("long_name", da.name or ""))] * da.sizes["band"] \
                 if da.sizes["band"] == 1 else [f"band {i + 1}" for i in range(da.sizes["band"])]
         if units is None:
             units = str(da.attrs.get("units", ""))
-    crs = da.rio.crs if da.rio.crs is not None else getattr(data, "rio").crs
+        bands = [da.isel(band=i) for i in range(da.sizes["band"])]
+        grid, crs = da, da.rio.crs
     if crs is None:
         raise CRSError("cannot write a GeoTIFF without a CRS; use .rio.write_crs(...) first")
-    nbands = int(da.sizes["band"])
+    nbands = len(bands)
     if isinstance(units, str):
         units = [units] * nbands
-    out_dtype = np.dtype(dtype) if dtype is not None else da.dtype
+    out_dtype = np.dtype(dtype) if dtype is not None else np.result_type(*(b.dtype for b in bands))
     if out_dtype == np.bool_:
         out_dtype = np.dtype("uint8")
     if nodata is None:
         if np.issubdtype(out_dtype, np.floating):
             nodata = float("nan")
         else:
-            nodata = da.attrs.get("_FillValue", da.rio.nodata)
-    height, width = int(da.sizes["y"]), int(da.sizes["x"])
-    transform = da.rio.transform(recalc=True)
+            nodata = grid.attrs.get("_FillValue", grid.rio.nodata)
+    height, width = int(grid.sizes["y"]), int(grid.sizes["x"])
+    transform = grid.rio.transform(recalc=True)
     bs = blocksize if min(height, width) >= blocksize else 0
     profile: dict[str, Any] = {
         "driver": "GTiff",
@@ -277,11 +278,20 @@ def write_geotiff(
         profile["predictor"] = 3 if np.issubdtype(out_dtype, np.floating) else 2
     with atomic_path(path) as tmp:
         with rasterio.open(tmp, "w", **profile) as dst:
-            values = np.asarray(da.data if not hasattr(da.data, "compute") else da.data.compute())
-            if np.issubdtype(out_dtype, np.integer) and np.issubdtype(values.dtype, np.floating):
-                fill = 0 if nodata is None else nodata
-                values = np.where(np.isfinite(values), values, fill)
-            dst.write(values.astype(out_dtype, copy=False))
+            arrays = [b.data for b in bands]
+            if any(hasattr(a, "compute") for a in arrays):
+                import dask
+
+                arrays = list(dask.compute(*arrays))    # one pass over a shared graph
+            for i, array in enumerate(arrays):
+                values = np.asarray(array)
+                if np.issubdtype(out_dtype, np.integer) and \
+                        np.issubdtype(values.dtype, np.floating):
+                    fill = 0 if nodata is None else nodata
+                    values = np.where(np.isfinite(values), values, fill)
+                # a (1, y, x) view: rasterio stacks (copies) a 2-D array given alone
+                dst.write(values.astype(out_dtype, copy=False)[np.newaxis], [i + 1])
+            del arrays
             for i in range(nbands):
                 if descriptions is not None and i < len(descriptions):
                     dst.set_band_description(i + 1, descriptions[i])
