@@ -31,6 +31,8 @@ with a NIR drop can look like flooding.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import xarray as xr
 
@@ -77,11 +79,12 @@ def has_flood_rule(comps: dict[str, xr.DataArray]) -> bool:
     return _pick(comps, _GREEN) is not None and _pick(comps, _NIR) is not None
 
 
-def class_rules(direction: xr.DataArray, comps: dict[str, xr.DataArray]
-                ) -> tuple[xr.DataArray, str]:
+def class_rules(direction: Any, comps: dict[str, Any]) -> tuple[Any, str]:
     """Class (1–5) each pixel would get if changed, and the rules used, as text.
 
     ``comps`` maps canonical band names (``"B03"``...) to signed components.
+    DataArrays give a DataArray; numpy arrays (the fused kernels) give a numpy
+    array, without xarray's per-operation cost.
     """
     g, r, n, s = (_pick(comps, names) for names in (_GREEN, _RED, _NIR, _SWIR))
     bright = direction <= BRIGHTENING_MAX_DEG
@@ -105,7 +108,7 @@ def class_rules(direction: xr.DataArray, comps: dict[str, xr.DataArray]
         loss = (n < 0) & (s > 0)
         text.append("2: n<0 and s>0")
     else:
-        loss = xr.zeros_like(flood)
+        loss = flood & False                 # all False, numpy or xarray alike
     biggest = (np.abs(g) <= n) if r is None else (np.abs(g) <= n) & (np.abs(r) <= n)
     nir_up = (n > 0) & biggest
     text.append("5: n>0 and largest; 4: otherwise")

@@ -16,7 +16,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
-import xarray as xr
 
 from eolab._change_rules import MASKED, NO_DATA, class_rules
 
@@ -141,10 +140,10 @@ def class_arrays(magnitude: np.ndarray, direction: np.ndarray, masked: np.ndarra
         # The rules are elementwise: apply them to the changed pixels only, as a 1-D array.
         changed = mag >= threshold
         if changed.any():
-            classes, _ = class_rules(xr.DataArray(direction[rows][changed], dims="pixel"),
-                                     {n: xr.DataArray(c[rows][changed], dims="pixel")
-                                      for n, c in zip(names, comps, strict=True)})
-            part[changed] = classes.values             # classes 1-5
+            classes, _ = class_rules(direction[rows][changed],
+                                     {n: c[rows][changed] for n, c in zip(names, comps,
+                                                                          strict=True)})
+            part[changed] = classes                    # classes 1-5
         missing = np.isnan(mag)
         part[missing] = np.where(masked[rows][missing], MASKED, NO_DATA)
 
