@@ -2,7 +2,6 @@
 
 * ``samples_dir``: the simulated tutorial samples, built once (``eolab samples
   build``) into ``$EOLAB_DATA_DIR`` or ``data_samples/`` when missing.
-* ``EOLAB_NOTEBOOK_EPOCHS=2`` (unless set): notebook 06's training run, shortened.
 * ``chromium``: a headless Chromium for the browser tests of maps; skips when
   absent, fails in CI.
 * ``realdata``: ``../shared/realdata`` (or ``$EOLAB_REALDATA``); tests that
@@ -19,10 +18,6 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-
-# Notebook 06 trains a model from scratch; under pytest (nbval) two epochs show the same
-# steps in a fraction of the time. The kernels nbval starts inherit this environment.
-os.environ.setdefault("EOLAB_NOTEBOOK_EPOCHS", "2")
 
 
 def _in_ci() -> bool:
