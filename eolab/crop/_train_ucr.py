@@ -65,20 +65,28 @@ def score_tuning(root: str | os.PathLike[str], *, tuning_seed: int = 0,
                  **fit_options: Any) -> dict[str, Any]:
     """Accuracy of ``fit(**fit_options)`` and of 1-NN on the tuning split (see
     :func:`tuning_split`): the number to compare options by."""
-    from eolab.crop.train import fit
-
-    path = Path(root)
-    if path.is_dir():
-        path = path / "Crop_TRAIN.tsv"
-    fx, fy, vx, vy = tuning_split(path, seed=tuning_seed)
-    nn_acc = float(np.mean(nearest_neighbour(fx, fy, vx) == vy))
-    start = time.perf_counter()
-    clf = fit(fx, fy, bands=["NDVI"], **fit_options)
-    train_s = time.perf_counter() - start
-    acc = float(np.mean(clf.predict(vx) == vy))
+    fx, fy, vx, vy = tuning_split(_train_tsv(root), seed=tuning_seed)
+    nn_acc, acc, train_s, clf = _compare(fx, fy, vx, vy, fit_options)
     return {"n_fit": int(fy.size), "n_val": int(vy.size), "nn1_accuracy": nn_acc,
             "lstm_accuracy": acc, "gain_points": 100 * (acc - nn_acc), "train_s": train_s,
             "best_epoch": clf.training["best_epoch"]}
+
+
+def _train_tsv(root: str | os.PathLike[str]) -> Path:
+    path = Path(root)
+    return path / "Crop_TRAIN.tsv" if path.is_dir() else path
+
+
+def _compare(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray,
+             test_y: np.ndarray, fit_options: dict[str, Any]) -> tuple[float, float, float, Any]:
+    """1-NN accuracy, ``fit`` accuracy, training seconds and the classifier, on one split."""
+    from eolab.crop.train import fit
+
+    nn_acc = float(np.mean(nearest_neighbour(train_x, train_y, test_x) == test_y))
+    start = time.perf_counter()
+    clf = fit(train_x, train_y, bands=["NDVI"], **fit_options)
+    train_s = time.perf_counter() - start
+    return nn_acc, float(np.mean(clf.predict(test_x) == test_y)), train_s, clf
 
 
 def score_ucr_crop(root: str | os.PathLike[str], *, split_seed: int = 0,
@@ -92,17 +100,8 @@ def score_ucr_crop(root: str | os.PathLike[str], *, split_seed: int = 0,
     split_seed
         Seed of the held-out fifth (0 is the fixed one of the accuracy goal).
     """
-    from eolab.crop.train import fit
-
-    path = Path(root)
-    if path.is_dir():
-        path = path / "Crop_TRAIN.tsv"
-    xtr, ytr, xte, yte = ucr_split(path, seed=split_seed)
-    nn_acc = float(np.mean(nearest_neighbour(xtr, ytr, xte) == yte))
-    start = time.perf_counter()
-    clf = fit(xtr, ytr, bands=["NDVI"], **fit_options)
-    train_s = time.perf_counter() - start
-    lstm_acc = float(np.mean(clf.predict(xte) == yte))
+    xtr, ytr, xte, yte = ucr_split(_train_tsv(root), seed=split_seed)
+    nn_acc, lstm_acc, train_s, clf = _compare(xtr, ytr, xte, yte, fit_options)
     return {"n_train": int(ytr.size), "n_test": int(yte.size), "classes": int(np.unique(ytr).size),
             "nn1_accuracy": nn_acc, "lstm_accuracy": lstm_acc,
             "gain_points": 100 * (lstm_acc - nn_acc), "train_s": train_s,
