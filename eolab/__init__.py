@@ -6,8 +6,7 @@ A thin library of xarray/geopandas functions behind the notebooks and the
 
 from __future__ import annotations
 
-from typing import Any
-
+from eolab._lazy import lazy_getattr
 from eolab._version import __version__
 from eolab.aoi import TUTORIAL_AOI_WKT, aoi_to_crs, parse_aoi
 from eolab.errors import (
@@ -62,14 +61,7 @@ _SUBMODULES = ("maps", "samples", "io", "composites", "plotting", "tutorial", "a
                "change", "flood", "workflows", "water", "validation", "s1", "linked", "crop")
 
 
-def __getattr__(name: str) -> Any:
-    import importlib
-
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    if name in _SUBMODULES:
-        return importlib.import_module(f"eolab.{name}")
-    raise AttributeError(f"module 'eolab' has no attribute {name!r}")
+__getattr__ = lazy_getattr("eolab", _LAZY, _SUBMODULES)
 
 
 __all__ = [

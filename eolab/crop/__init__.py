@@ -12,8 +12,7 @@ Names load on first use, so ``import eolab.crop.clouds`` does not import torch:
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from eolab._lazy import lazy_getattr
 
 _LAZY = {
     "open_cube": "eolab.crop.timeseries",
@@ -40,12 +39,7 @@ _SUBMODULES = ("timeseries", "clouds", "composites", "dataset", "model", "train"
                "predict", "postprocess", "cli")
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    if name in _SUBMODULES:
-        return importlib.import_module(f"eolab.crop.{name}")
-    raise AttributeError(f"module 'eolab.crop' has no attribute {name!r}")
+__getattr__ = lazy_getattr("eolab.crop", _LAZY, _SUBMODULES)
 
 
 __all__ = [*_LAZY, *_SUBMODULES]

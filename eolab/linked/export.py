@@ -296,17 +296,10 @@ class RdfStream:
         return epsg_iri(epsg)
 
     def _chunks(self) -> Iterator[gpd.GeoDataFrame]:
-        if isinstance(self.layer, gpd.GeoDataFrame):
-            for start in range(0, len(self.layer), self.chunk_size):
-                yield self.layer.iloc[start:start + self.chunk_size]
-            return
-        import pyogrio
-
-        start, columns = 0, self.mapping.columns()
-        while self._count < 0 or start < self._count:
-            chunk = pyogrio.read_dataframe(self.layer, layer=self.layer_name, columns=columns,
-                                           skip_features=start, max_features=self.chunk_size,
-                                           read_geometry=self.mapping.geometry is not None)
+        start = 0
+        while isinstance(self.layer, gpd.GeoDataFrame) or self._count < 0 \
+                or start < self._count:
+            chunk = self._chunk_at(start)
             if len(chunk) == 0:
                 return
             yield chunk
