@@ -124,21 +124,26 @@ class _Member(nn.Module):
 
     def _front_eval(self, h: torch.Tensor) -> torch.Tensor:
         """Eval-mode convolutions of time-first ``(time, batch, channels)``, the LSTM's
-        layout: each layer is one kernel (branches merged, batch norm folded in) applied
-        as one matrix product of the time windows (im2col), faster on CPU than conv1d
-        over a dozen steps."""
+        layout: each layer is one kernel (branches merged, batch norm folded in), applied
+        as one matrix product per kernel tap that adds into the output in place. In this
+        layout a shift in time is a contiguous slice, so nothing is padded, unfolded or
+        concatenated (those copies cost as much as the products over a dozen steps)."""
         t, b = h.shape[0], h.shape[1]
         for i, (conv, norm) in enumerate(zip(self.convs, self.norms)):
             w = conv.merged_weight() if isinstance(conv, _MultiConv) else conv.weight
             w, bias = _fused(w, norm)                  # (out, in, k), (out,)
             n_out, n_in, k = w.shape
-            pad = nn.functional.pad(h, (0, 0, 0, 0, k // 2, k // 2))
-            if k > 3:     # (time, batch, in, k) windows: one copy, one product
-                cols = pad.unfold(0, k, 1).reshape(t * b, n_in * k)
-                z = torch.addmm(bias, cols, w.reshape(n_out, n_in * k).t())
-            else:         # short kernels: the shifted slices side by side
-                cols = torch.cat([pad[j:j + t] for j in range(k)], dim=2).reshape(t * b, -1)
-                z = torch.addmm(bias, cols, w.permute(2, 1, 0).reshape(k * n_in, n_out))
+            taps = w.permute(2, 1, 0)                  # (k, in, out)
+            centre = k // 2
+            z = torch.addmm(bias, h.reshape(t * b, n_in), taps[centre])
+            zt = z.view(t, b, n_out)
+            for j in range(k):
+                s = j - centre                         # out[τ] += h[τ + s] @ taps[j]
+                if s == 0 or abs(s) >= t:
+                    continue
+                src = h[s:] if s > 0 else h[:t + s]
+                dst = zt[:t - s] if s > 0 else zt[-s:]
+                dst.view(-1, n_out).addmm_(src.reshape(-1, n_in), taps[j])
             z = z.relu_().view(t, b, n_out)
             h = z if i == 0 else h + z
         return h
