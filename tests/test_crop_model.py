@@ -74,12 +74,13 @@ def test_net__inference_folds_batch_norm_and_merges_kernels():
     net.eval()
     m = net.members[0]
     with torch.no_grad():
-        c = net.features(x).transpose(1, 2)
-        for i, (conv, norm) in enumerate(zip(m.convs, m.norms)):
-            z = torch.relu(norm(conv(c)))
-            c = z if i == 0 else c + z
-        fast = m._front_eval(net.features(x).transpose(0, 1).contiguous())
-        torch.testing.assert_close(fast, c.permute(2, 0, 1), atol=1e-5, rtol=1e-4)
+        for steps in (11, 4, 1):       # sequences shorter than the longest kernel too
+            c = net.features(x[:, :steps]).transpose(1, 2)
+            for i, (conv, norm) in enumerate(zip(m.convs, m.norms)):
+                z = torch.relu(norm(conv(c)))
+                c = z if i == 0 else c + z
+            fast = m._front_eval(net.features(x[:, :steps]).transpose(0, 1).contiguous())
+            torch.testing.assert_close(fast, c.permute(2, 0, 1), atol=1e-5, rtol=1e-4)
         assert torch.isfinite(net(x)).all()
 
 
@@ -101,6 +102,64 @@ def test_ensemble__save_load_round_trip(tmp_path):
     assert clf.architecture["members"] == 2
     loaded = cm.load(clf.save(tmp_path / "ens"))
     np.testing.assert_array_equal(loaded.predict_proba(x), clf.predict_proba(x))
+
+
+def test_distillation__the_student_learns_the_teacher_not_the_labels():
+    """The distillation loss works: a teacher trained on relabelled data (classes 0 and 1
+    swapped) passes the swap to a student trained with ``distill_weight=1`` on the true
+    labels; with ``distill_weight=0`` the student follows the labels."""
+    from eolab.crop._train_loop import train_net
+
+    x, y = _problem(n_per_class=30, seed=5)
+    y_idx = np.unique(y, return_inverse=True)[1].astype(np.int64)
+    swapped = np.array([1, 0, 2])[y_idx]
+    loop = {"seed": 2, "epochs": 25, "batch_size": 32, "lr": 1e-2, "weight_decay": 0.0,
+            "label_smoothing": 0.0, "val_fraction": 0.0, "patience": None,
+            "class_weight": None, "device": torch.device("cpu"), "progress": False,
+            "aug": {"jitter": 0.0, "scale": 0.0, "mask": 0.0, "shift": 0, "mixup": 0.0}}
+    arch = {"hidden_size": 16, "conv_channels": 16, "conv_kernel": [3, 5], "conv_layers": 2}
+    teacher = train_net(x, swapped, 3, arch={**arch, "members": 2}, **loop).net
+    xt = torch.from_numpy(x)
+    with torch.no_grad():
+        assert (teacher(xt).argmax(1).numpy() == swapped).mean() > 0.95
+    for weight, follows in ((1.0, swapped), (0.0, y_idx)):
+        student = train_net(x, y_idx, 3, arch=arch, teacher=teacher, distill_weight=weight,
+                            temperature=2.0, **loop).net
+        with torch.no_grad():
+            assert (student(xt).argmax(1).numpy() == follows).mean() > 0.95, weight
+
+
+def test_predict_proba__batches_on_threads_match_one_thread(trained):
+    """Batches shared among worker threads (one per torch thread, each running single-
+    threaded operations) give the numbers of the plain loop, in order, and the torch
+    thread count is restored afterwards."""
+    x, _ = _problem(n_per_class=50, seed=7)
+    x[::7, 3] = np.nan
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = trained.predict_proba(x, batch_size=16)
+        torch.set_num_threads(2)
+        many = trained.predict_proba(x, batch_size=16)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(previous)
+    np.testing.assert_allclose(many, one, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(trained.predict_proba(x[:5], batch_size=16), one[:5],
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_fit__distillation_options():
+    x, y = _problem(n_per_class=10)
+    opts = {**SMALL, "epochs": 1}
+    student = fit(x, y, teachers=2, distill_weight=0.8, **opts)
+    assert student.architecture["members"] == 1         # inference costs one network
+    assert student.training["teachers"] == 2 and student.training["distill_weight"] == 0.8
+    assert "teachers" not in fit(x, y, teachers=0, **opts).training
+    with pytest.raises(ModelError, match="distill_weight"):
+        fit(x, y, teachers=2, distill_weight=1.5, **opts)
+    with pytest.raises(ModelError, match="temperature"):
+        fit(x, y, teachers=1, temperature=0.0, **opts)
 
 
 def test_fit__separable_problem_high_accuracy(trained):

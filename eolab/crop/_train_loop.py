@@ -88,8 +88,17 @@ def train_net(x: np.ndarray, y: np.ndarray, n_classes: int, *, arch: dict[str, A
               seed: int, epochs: int, batch_size: int, lr: float, weight_decay: float,
               label_smoothing: float, val_fraction: float, patience: int | None,
               class_weight: np.ndarray | None, aug: dict[str, Any], device: torch.device,
-              progress: bool, ema_decay: float = 0.0) -> TrainResult:
-    """Train a :class:`CropNet` on ``x`` (n, t, c) with class indices ``y`` (0..n_classes-1)."""
+              progress: bool, ema_decay: float = 0.0, teacher: CropNet | None = None,
+              distill_weight: float = 0.5, temperature: float = 2.0) -> TrainResult:
+    """Train a :class:`CropNet` on ``x`` (n, t, c) with class indices ``y`` (0..n_classes-1).
+
+    With a ``teacher`` (a trained net, in eval mode, on ``device``) the loss is
+    ``(1 - distill_weight)`` times the label loss plus ``distill_weight`` times
+    the teacher-matching loss of knowledge distillation (Hinton et al. 2015):
+    ``temperature² · KL(teacher ‖ student)`` of the class probabilities softened
+    by ``temperature``. The teacher sees the same augmented batch as the student
+    ("consistent teaching", Beyer et al. 2022).
+    """
     from tqdm.auto import tqdm
 
     rng = np.random.default_rng(seed)
@@ -157,6 +166,15 @@ def train_net(x: np.ndarray, y: np.ndarray, n_classes: int, *, arch: dict[str, A
                     yp = yb[partner.to(device)]
                     loss = sum(lam * loss_fn(lg, yb) + (1.0 - lam) * loss_fn(lg, yp)
                                for lg in member_logits)
+                if teacher is not None:
+                    with torch.no_grad():
+                        soft = torch.log_softmax(teacher(xb) / temperature, dim=-1)
+                    match = sum(nn.functional.kl_div(torch.log_softmax(lg / temperature, dim=-1),
+                                                     soft, log_target=True,
+                                                     reduction="batchmean")
+                                for lg in member_logits)
+                    loss = ((1.0 - distill_weight) * loss
+                            + distill_weight * temperature ** 2 * match)
                 loss.backward()
                 nn.utils.clip_grad_norm_(net.parameters(), 5.0)
                 opt.step()
