@@ -17,13 +17,17 @@ Prints one JSON line per measurement (each in a fresh process, see ``_measure.py
   sequences of 12 steps x 9 bands, 16 classes, 2 threads (goal <= about 10 minutes).
 * ``inference_gpu``: the same inference on CUDA, when available.
 
-    python benchmarks/bench_crop_lstm.py [--skip-ucr] [--skip-train] [--threads 2]
+``--arch '{"members": 2}'`` times the inference of another architecture
+(overrides of ``ARCH_DEFAULTS``, JSON) instead of the default one.
+
+    python benchmarks/bench_crop_lstm.py [--skip-ucr] [--skip-train] [--threads 2] [--arch JSON]
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import json
 import sys
 import time
 from pathlib import Path
@@ -52,7 +56,7 @@ def _synthetic(n: int, seed: int = 0):
     return x.astype("float32"), y
 
 
-def _model(device: str):
+def _model(device: str, arch: dict | None = None):
     import numpy as np
     import torch
 
@@ -60,16 +64,18 @@ def _model(device: str):
     from eolab.crop.model import CropClassifier
 
     torch.manual_seed(0)
-    net = CropNet(N_BANDS, N_CLASSES, **ARCH_DEFAULTS)
+    arch = {**ARCH_DEFAULTS, **(arch or {})}
+    net = CropNet(N_BANDS, N_CLASSES, **arch)
     return CropClassifier(net, np.arange(N_CLASSES), [f"b{i}" for i in range(N_BANDS)],
-                          N_STEPS, ARCH_DEFAULTS)
+                          N_STEPS, arch)
 
 
-def bench_inference(threads: int, device: str = "cpu", n: int = 200_000) -> dict:
+def bench_inference(threads: int, device: str = "cpu", n: int = 200_000,
+                    arch: dict | None = None) -> dict:
     import torch
 
     torch.set_num_threads(threads)
-    clf = _model(device)
+    clf = _model(device, arch)
     x, _ = _synthetic(n)
     clf.predict_proba(x[:20_000], device=device)                 # warm-up
     if device != "cpu":
@@ -81,7 +87,7 @@ def bench_inference(threads: int, device: str = "cpu", n: int = 200_000) -> dict
     dt = time.perf_counter() - start
     return {"device": device if device == "cpu" else torch.cuda.get_device_name(),
             "threads": threads, "sequences": n, "sequences_per_s": round(n / dt),
-            "goal_per_s": 20_000}
+            "goal_per_s": 20_000, "architecture": "defaults" if not arch else arch}
 
 
 def bench_cube(threads: int, size: int = 500) -> dict:
@@ -144,9 +150,16 @@ def main() -> None:
     parser.add_argument("--skip-ucr", action="store_true")
     parser.add_argument("--skip-train", action="store_true")
     parser.add_argument("--realdata", type=Path, default=REPO.parent / "shared" / "realdata")
+    parser.add_argument("--arch", type=json.loads, default=None,
+                        help="JSON overrides of ARCH_DEFAULTS: time only this architecture's "
+                             "CPU inference")
     args = parser.parse_args()
     import torch
 
+    if args.arch:
+        measure("inference_cpu", functools.partial(bench_inference, args.threads,
+                                                   arch=args.arch))
+        return
     measure("inference_cpu", functools.partial(bench_inference, args.threads))
     measure("classify_cube_cpu", functools.partial(bench_cube, args.threads))
     if torch.cuda.is_available():

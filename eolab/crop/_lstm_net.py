@@ -41,7 +41,7 @@ ARCH_DEFAULTS: dict[str, Any] = {
     "bidirectional": False,
     "dropout": 0.2,
     "conv_channels": 64,
-    "conv_kernel": [3, 5, 9],
+    "conv_kernel": [9, 19, 39],
     "conv_layers": 3,
     "difference": True,
     "conv_pool": True,
@@ -201,7 +201,7 @@ class CropNet(nn.Module):
     def __init__(self, n_bands: int, n_classes: int, *, mean: torch.Tensor | None = None,
                  std: torch.Tensor | None = None, hidden_size: int = 64, num_layers: int = 1,
                  bidirectional: bool = False, dropout: float = 0.2, conv_channels: int = 64,
-                 conv_kernel: int | Sequence[int] = (3, 5, 9), conv_layers: int = 3,
+                 conv_kernel: int | Sequence[int] = (9, 19, 39), conv_layers: int = 3,
                  difference: bool = True, conv_pool: bool = True, members: int = 1) -> None:
         super().__init__()
         mean = torch.zeros(n_bands) if mean is None else torch.as_tensor(mean, dtype=torch.float32)
