@@ -83,7 +83,8 @@ kernels 3/5/9, ``bidirectional=True`` (LSTM cost × 2)        0.6980     0.7018
 ``teachers=2, distill_weight=0.9``, mixup (alpha 1)          0.6884
 ==========================================================  =========  =========
 
-(The rows from ``members=2`` down have kernels 3/5/9.) Longer kernels, the
+(The rows from ``members=2`` down have kernels 3/5/9; the first row's tuning-0
+figure is the first round's run, on 2 threads.) Longer kernels, the
 lengths InceptionTime uses (10, 20, 40, here odd), are ahead of 3/5/9 in all
 three runs, by 1 to 2 points, and became the default. Over 12 monthly steps
 the taps beyond the ends meet zeros, and inference stays above the goal
