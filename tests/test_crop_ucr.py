@@ -7,7 +7,8 @@ split carved from the other four fifths (``_train_ucr.tuning_split``). The fifth
 has been looked at twice, once for each set of defaults: kernels 3/5/9 scored
 +2.7 points, kernels 9/19/39 (chosen on two tuning splits) +4.4 (LSTM 0.7117,
 1-NN 0.6672). ``python benchmarks/bench_crop_lstm.py`` prints the numbers.
-Training takes about 5 minutes on 2 CPU cores, so the test runs only when asked.
+Training takes about 3 minutes on 2 quiet CPU cores (191 s measured), more on a busy
+machine, so the test runs only when asked.
 """
 
 from __future__ import annotations
